@@ -1,0 +1,83 @@
+# res_sticky — build, install and test.
+#
+#   make            build res_sticky.so (against asterisk-headers/ or ASTERISK_INCLUDE_DIR)
+#   make install    install the module, sample config and XML docs
+#   make demo       run the scripted demo in the test root
+#   make test       lint, unit tests and integration tests against a real Asterisk
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# The Debian sid root the tests run Asterisk 22 in (cached outside git).
+STICKY_ROOT ?= /var/cache/res-sticky/root
+export STICKY_ROOT
+
+# Headers of the Asterisk the module will load into.
+ifeq ($(origin ASTERISK_INCLUDE_DIR), undefined)
+HEADERS := asterisk-headers/asterisk.h
+else
+HEADERS :=
+export ASTERISK_INCLUDE_DIR
+endif
+
+CARGO ?= cargo
+MODULE := res_sticky.so
+SOURCES := $(shell find src -type f) Cargo.toml build.rs wrapper.h $(wildcard Cargo.lock)
+
+# Install locations (Debian's layout by default; DESTDIR for staging).
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null)
+MODULES_DIR ?= $(shell for d in /usr/lib/$(MULTIARCH)/asterisk/modules /usr/lib/asterisk/modules /usr/lib64/asterisk/modules; do [ -d "$(DESTDIR)$$d" ] && { echo $$d; break; }; done; true)
+ASTETCDIR ?= /etc/asterisk
+ASTDATADIR ?= $(shell [ -d "$(DESTDIR)/usr/share/asterisk/documentation" ] && echo /usr/share/asterisk || echo /var/lib/asterisk)
+
+.PHONY: all headers root install lint unit integration test demo clean
+
+all: $(MODULE)
+
+$(MODULE): $(SOURCES) $(HEADERS)
+	$(CARGO) build --release --locked
+	cp target/release/libres_sticky.so $@
+
+# Fill asterisk-headers/ from the test root's asterisk-dev: the same package
+# build as the Asterisk the tests load the module into.
+headers: asterisk-headers/asterisk.h
+
+asterisk-headers/asterisk.h: tests/root/packages.txt
+	$(MAKE) root
+	rm -rf asterisk-headers
+	mkdir -p asterisk-headers
+	cp -a $(STICKY_ROOT)/usr/include/asterisk.h $(STICKY_ROOT)/usr/include/asterisk asterisk-headers/
+	touch $@
+
+root:
+	tests/root/provision.sh $(STICKY_ROOT)
+
+install: $(MODULE)
+	@[ -n "$(MODULES_DIR)" ] || { echo "no Asterisk modules directory found: set MODULES_DIR" >&2; exit 1; }
+	install -D -m 0644 $(MODULE) $(DESTDIR)$(MODULES_DIR)/$(MODULE)
+	install -D -m 0644 doc/res_sticky-en_US.xml $(DESTDIR)$(ASTDATADIR)/documentation/thirdparty/res_sticky-en_US.xml
+	@if [ -e $(DESTDIR)$(ASTETCDIR)/sticky.conf ]; then \
+		echo "keeping the existing $(DESTDIR)$(ASTETCDIR)/sticky.conf"; \
+	else \
+		install -D -m 0640 conf/sticky.conf.sample $(DESTDIR)$(ASTETCDIR)/sticky.conf; \
+	fi
+	@echo "installed $(MODULE) into $(DESTDIR)$(MODULES_DIR); load it with: asterisk -rx 'module load $(MODULE)'"
+
+lint: $(HEADERS)
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --locked --lib --no-default-features
+
+integration: $(MODULE) root
+	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/run-integration.sh
+
+test: lint unit integration
+
+demo: $(MODULE) root
+	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/demo.sh
+
+clean:
+	$(CARGO) clean
+	rm -f $(MODULE)

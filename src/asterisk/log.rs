@@ -1,0 +1,82 @@
+//! Logging into Asterisk's logger. The message always travels as the
+//! argument of a `"%s"` format (in the shim), never as a format itself.
+
+use crate::sys;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Notice,
+    Warning,
+    Error,
+}
+
+impl Level {
+    fn code(self) -> i32 {
+        (match self {
+            Level::Notice => sys::__LOG_NOTICE,
+            Level::Warning => sys::__LOG_WARNING,
+            Level::Error => sys::__LOG_ERROR,
+        }) as i32
+    }
+}
+
+fn with_newline(message: &str) -> String {
+    let mut text = message.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// Logs `message` at `level`, attributed to `file:line` in `function`.
+pub fn write(level: Level, file: &str, line: u32, function: &str, message: &str) {
+    let file = super::c_string(file);
+    let function = super::c_string(function);
+    let message = super::c_string(&with_newline(message));
+    // SAFETY: all three are valid NUL-terminated strings for the whole call;
+    // the shim passes `message` as the argument of a "%s" format.
+    unsafe {
+        sys::rs_sticky_shim_log(level.code(), file.as_ptr(), line as i32, function.as_ptr(), message.as_ptr());
+    }
+}
+
+/// A verbose message, shown when the console's verbosity reaches `level`.
+pub fn verbose(level: i32, file: &str, line: u32, function: &str, message: &str) {
+    let file = super::c_string(file);
+    let function = super::c_string(function);
+    let message = super::c_string(&with_newline(message));
+    // SAFETY: as in `write`; the shim checks the verbosity itself.
+    unsafe {
+        sys::rs_sticky_shim_verbose(level, file.as_ptr(), line as i32, function.as_ptr(), message.as_ptr());
+    }
+}
+
+#[macro_export]
+macro_rules! log_at {
+    ($level:expr, $($arg:tt)*) => {
+        $crate::asterisk::log::write($level, file!(), line!(), module_path!(), &format!($($arg)*))
+    };
+}
+
+#[macro_export]
+macro_rules! log_error {
+    ($($arg:tt)*) => { $crate::log_at!($crate::asterisk::log::Level::Error, $($arg)*) };
+}
+
+#[macro_export]
+macro_rules! log_warning {
+    ($($arg:tt)*) => { $crate::log_at!($crate::asterisk::log::Level::Warning, $($arg)*) };
+}
+
+#[macro_export]
+macro_rules! log_notice {
+    ($($arg:tt)*) => { $crate::log_at!($crate::asterisk::log::Level::Notice, $($arg)*) };
+}
+
+/// `ast_verb(level, ...)`.
+#[macro_export]
+macro_rules! verbose {
+    ($level:expr, $($arg:tt)*) => {
+        $crate::asterisk::log::verbose($level, file!(), line!(), module_path!(), &format!($($arg)*))
+    };
+}

@@ -1,0 +1,56 @@
+//! res_sticky: sticky call routing, scheduled voice notices and mobile queue
+//! agents for Asterisk 22.
+//!
+//! The crate is one Asterisk module. `asterisk` is the only place with
+//! `unsafe`; every other module is plain Rust, unit-tested without Asterisk.
+//! This file wires them together at load, reload and unload.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod config;
+pub mod routing;
+pub mod status;
+
+#[cfg(feature = "module")]
+mod asterisk;
+#[cfg(feature = "module")]
+mod commands;
+#[cfg(feature = "module")]
+mod service;
+#[cfg(feature = "module")]
+mod sys;
+
+#[cfg(feature = "module")]
+use parking_lot::Mutex;
+
+/// What load registered, dropped (and so unregistered) at unload.
+#[cfg(feature = "module")]
+struct Registrations {
+    _cli: asterisk::cli::CliRegistration,
+}
+
+#[cfg(feature = "module")]
+static REGISTRATIONS: Mutex<Option<Registrations>> = Mutex::new(None);
+
+#[cfg(feature = "module")]
+fn load() -> Result<(), String> {
+    let (config, source) = service::read_config()?;
+    service::start(config, source)?;
+    let cli = asterisk::cli::register(commands::CLI_COMMANDS).inspect_err(|_| service::stop())?;
+    *REGISTRATIONS.lock() = Some(Registrations { _cli: cli });
+    verbose!(2, "res_sticky loaded ({})", service::describe());
+    Ok(())
+}
+
+#[cfg(feature = "module")]
+fn reload() -> Result<(), String> {
+    let (config, source) = service::read_config()?;
+    service::apply(config, source)
+}
+
+#[cfg(feature = "module")]
+fn unload() {
+    // Unregister first so that no new call enters, then stop the workers.
+    REGISTRATIONS.lock().take();
+    service::stop();
+    verbose!(2, "res_sticky unloaded");
+}

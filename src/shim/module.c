@@ -1,0 +1,162 @@
+/*
+ * res_sticky C shim. See shim.h for why it exists; every function is a thin
+ * wrapper around an Asterisk macro.
+ *
+ * Copyright (C) 2026 the res_sticky authors. GPL-2.0-only, like Asterisk.
+ */
+#include "asterisk.h"
+
+#include "asterisk/cli.h"
+#include "asterisk/logger.h"
+#include "asterisk/module.h"
+#include "asterisk/pbx.h"
+#include "asterisk/channel.h"
+#include "asterisk/utils.h"
+
+#include "shim.h"
+
+void rs_sticky_shim_log(int level, const char *file, int line, const char *function, const char *message)
+{
+	ast_log(level, file, line, function, "%s", message);
+}
+
+void rs_sticky_shim_verbose(int level, const char *file, int line, const char *function, const char *message)
+{
+	if (VERBOSITY_ATLEAST(level)) {
+		__ast_verbose(file, line, function, level, "%s", message);
+	}
+}
+
+int rs_sticky_shim_debug_enabled(int level)
+{
+	return DEBUG_ATLEAST(level);
+}
+
+void rs_sticky_shim_cli_write(int fd, const char *text)
+{
+	ast_cli(fd, "%s", text);
+}
+
+void rs_sticky_shim_pin_module(void)
+{
+	ast_module_shutdown_ref(AST_MODULE_SELF);
+}
+
+const char *rs_sticky_shim_module_name(void)
+{
+	return AST_MODULE;
+}
+
+struct ast_custom_function *rs_sticky_shim_function_register(const char *name)
+{
+	struct ast_custom_function *acf = ast_calloc(1, sizeof(*acf));
+
+	if (!acf) {
+		return NULL;
+	}
+	acf->name = name;
+	acf->read = rs_sticky_function_read;
+	if (ast_custom_function_register(acf)) {
+		/* The XML docs may already hang off the string fields. */
+		if (acf->docsrc == AST_XML_DOC) {
+			ast_string_field_free_memory(acf);
+		}
+		ast_free(acf);
+		return NULL;
+	}
+	return acf;
+}
+
+void rs_sticky_shim_function_unregister(struct ast_custom_function *acf)
+{
+	/* Unregistering frees the XML doc string fields; the struct is ours. */
+	ast_custom_function_unregister(acf);
+	ast_free(acf);
+}
+
+int rs_sticky_shim_application_register(const char *name, int (*execute)(struct ast_channel *chan, const char *data))
+{
+	return ast_register_application_xml(name, execute);
+}
+
+/* A CLI entry followed by the index Rust dispatches on. */
+struct rs_sticky_cli_entry {
+	struct ast_cli_entry entry;
+	int index;
+};
+
+static char *cli_trampoline(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	struct rs_sticky_cli_entry *ours = (struct rs_sticky_cli_entry *) e;
+
+	return rs_sticky_cli_dispatch(ours->index, e, cmd, a);
+}
+
+struct ast_cli_entry *rs_sticky_shim_cli_register(const char *summary, int index)
+{
+	struct rs_sticky_cli_entry *ours = ast_calloc(1, sizeof(*ours));
+	struct ast_cli_entry template = AST_CLI_DEFINE(cli_trampoline, summary);
+
+	if (!ours) {
+		return NULL;
+	}
+	memcpy(&ours->entry, &template, sizeof(template));
+	ours->index = index;
+	if (ast_cli_register(&ours->entry)) {
+		ast_free(ours);
+		return NULL;
+	}
+	return &ours->entry;
+}
+
+void rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry)
+{
+	ast_cli_unregister(entry);
+	ast_free((struct rs_sticky_cli_entry *) entry);
+}
+
+void rs_sticky_shim_cli_set_command(struct ast_cli_entry *entry, const char *command, const char *usage)
+{
+	/* Asterisk only reads these; the strings are Rust statics. */
+	entry->command = (char *) command;
+	entry->usage = usage;
+}
+
+void rs_sticky_shim_channel_lock(struct ast_channel *chan)
+{
+	ast_channel_lock(chan);
+}
+
+void rs_sticky_shim_channel_unlock(struct ast_channel *chan)
+{
+	ast_channel_unlock(chan);
+}
+
+const char *rs_sticky_shim_buildopt_sum(void)
+{
+	return AST_BUILDOPT_SUM;
+}
+
+static int load_module(void)
+{
+	return rs_sticky_load();
+}
+
+static int unload_module(void)
+{
+	return rs_sticky_unload();
+}
+
+static int reload_module(void)
+{
+	return rs_sticky_reload();
+}
+
+AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Sticky call routing, notices and mobile agents",
+	.support_level = AST_MODULE_SUPPORT_EXTENDED,
+	.load = load_module,
+	.unload = unload_module,
+	.reload = reload_module,
+	.load_pri = AST_MODPRI_DEFAULT,
+	.requires = "cdr",
+);

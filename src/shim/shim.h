@@ -1,0 +1,55 @@
+/*
+ * res_sticky C shim: what Rust cannot do through bindgen alone.
+ *
+ * Asterisk's registration calls are macros that pass AST_MODULE_SELF, its
+ * logging macros add file/line, and AST_MODULE_INFO must be a static with an
+ * ELF constructor. Each wrapper here is one line of real work; the logic and
+ * the policy live in Rust.
+ */
+#ifndef RES_STICKY_SHIM_H
+#define RES_STICKY_SHIM_H
+
+#include <stddef.h>
+
+struct ast_channel;
+struct ast_cli_entry;
+struct ast_cli_args;
+struct ast_custom_function;
+
+/* Implemented in Rust (src/lib.rs and src/asterisk/). */
+int rs_sticky_load(void);
+int rs_sticky_unload(void);
+int rs_sticky_reload(void);
+int rs_sticky_function_read(struct ast_channel *chan, const char *cmd, char *data, char *buf, size_t len);
+char *rs_sticky_cli_dispatch(int index, struct ast_cli_entry *entry, int cmd, struct ast_cli_args *args);
+
+/* Logging: the message is always passed as a "%s" argument, never a format. */
+void rs_sticky_shim_log(int level, const char *file, int line, const char *function, const char *message);
+void rs_sticky_shim_verbose(int level, const char *file, int line, const char *function, const char *message);
+int rs_sticky_shim_debug_enabled(int level);
+void rs_sticky_shim_cli_write(int fd, const char *text);
+
+/* Pin the module so that only a graceful shutdown unloads it. */
+void rs_sticky_shim_pin_module(void);
+const char *rs_sticky_shim_module_name(void);
+
+/* Custom dialplan functions: allocated, registered and freed here. */
+struct ast_custom_function *rs_sticky_shim_function_register(const char *name);
+void rs_sticky_shim_function_unregister(struct ast_custom_function *acf);
+
+/* Dialplan applications. */
+int rs_sticky_shim_application_register(const char *name, int (*execute)(struct ast_channel *chan, const char *data));
+
+/* CLI entries: index is handed back to rs_sticky_cli_dispatch. */
+struct ast_cli_entry *rs_sticky_shim_cli_register(const char *summary, int index);
+void rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry);
+void rs_sticky_shim_cli_set_command(struct ast_cli_entry *entry, const char *command, const char *usage);
+
+/* Channel locking (macros in channel.h). */
+void rs_sticky_shim_channel_lock(struct ast_channel *chan);
+void rs_sticky_shim_channel_unlock(struct ast_channel *chan);
+
+/* The buildopt checksum this module was compiled with. */
+const char *rs_sticky_shim_buildopt_sum(void);
+
+#endif

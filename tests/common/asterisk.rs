@@ -1,0 +1,231 @@
+//! One Asterisk instance in the test root: its own config, run, spool, log
+//! and database directories and its own SIP / AMI ports, so instances run side
+//! by side. Dropping it stops the process, even when the test panicked.
+
+use std::fs;
+use std::net::{TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::root::{manifest_dir, root, Root};
+use super::wait_for;
+
+/// What a test wants different from the stock test configuration.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// sticky.conf; `None` leaves the file out (the module uses its defaults).
+    pub sticky_conf: Option<String>,
+    /// Extra config files (name, content), e.g. extensions.conf.
+    pub files: Vec<(String, String)>,
+}
+
+impl Options {
+    pub fn sticky(conf: &str) -> Options {
+        Options { sticky_conf: Some(conf.to_string()), ..Options::default() }
+    }
+
+    pub fn file(mut self, name: &str, content: &str) -> Options {
+        self.files.push((name.to_string(), content.to_string()));
+        self
+    }
+}
+
+pub struct Asterisk {
+    root: &'static Root,
+    pub name: String,
+    /// The instance directory as Asterisk sees it (inside the root).
+    pub dir_inside: String,
+    /// The same directory on the host.
+    pub dir: PathBuf,
+    pub sip_port: u16,
+    pub ami_port: u16,
+    child: Option<Child>,
+}
+
+static INSTANCES: AtomicU32 = AtomicU32::new(0);
+
+/// A port free on 127.0.0.1 for both UDP and TCP, above the RTP range.
+fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 20_000 + (std::process::id() * 97) % 30_000;
+    loop {
+        let candidate = (base + NEXT.fetch_add(1, Ordering::Relaxed) * 3) % 40_000 + 20_000;
+        let port = candidate as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn template(name: &str) -> String {
+    let path = manifest_dir().join("tests/asterisk").join(name);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl Asterisk {
+    /// Starts an instance named after the test and waits until it is fully booted.
+    pub fn start(test: &str, options: Options) -> Asterisk {
+        let root = root();
+        let number = INSTANCES.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{test}-{}-{number}", std::process::id());
+        let dir_inside = format!("/srv/res-sticky-tests/{name}");
+        let dir = root.host_path(&dir_inside);
+        let _ = fs::remove_dir_all(&dir);
+        for sub in ["etc", "run", "spool/outgoing", "log", "db", "lib"] {
+            fs::create_dir_all(dir.join(sub)).expect("instance directory");
+        }
+        let mut asterisk =
+            Asterisk { root, name, dir_inside, dir, sip_port: free_port(), ami_port: free_port(), child: None };
+        asterisk.write_stock_config(&options);
+        asterisk.boot();
+        asterisk
+    }
+
+    fn write_stock_config(&self, options: &Options) {
+        for file in [
+            "asterisk.conf",
+            "modules.conf",
+            "logger.conf",
+            "extensions.conf",
+            "pjsip.conf",
+            "manager.conf",
+            "cdr.conf",
+            "queues.conf",
+        ] {
+            self.write_config(file, &template(file));
+        }
+        for (file, content) in &options.files {
+            self.write_config(file, content);
+        }
+        if let Some(conf) = &options.sticky_conf {
+            self.write_config("sticky.conf", conf);
+        }
+    }
+
+    /// Writes a file into the instance's config directory, filling in
+    /// @DIR@, @NAME@, @MODDIR@, @SIP_PORT@ and @AMI_PORT@.
+    pub fn write_config(&self, file: &str, content: &str) {
+        let content = content
+            .replace("@DIR@", &self.dir_inside)
+            .replace("@NAME@", &self.name)
+            .replace("@MODDIR@", &self.root.module_dir)
+            .replace("@SIP_PORT@", &self.sip_port.to_string())
+            .replace("@AMI_PORT@", &self.ami_port.to_string());
+        fs::write(self.dir.join("etc").join(file), content).expect("writing config");
+    }
+
+    pub fn remove_config(&self, file: &str) {
+        let _ = fs::remove_file(self.dir.join("etc").join(file));
+    }
+
+    fn config_path(&self) -> String {
+        format!("{}/etc/asterisk.conf", self.dir_inside)
+    }
+
+    fn boot(&mut self) {
+        let console = fs::File::create(self.dir.join("log/console.out")).expect("console log");
+        let child = Command::new("chroot")
+            .arg(&self.root.path)
+            .args(["/usr/sbin/asterisk", "-f", "-n", "-C", &self.config_path()])
+            .stdin(Stdio::null())
+            .stdout(console.try_clone().unwrap())
+            .stderr(console)
+            .spawn()
+            .expect("starting Asterisk");
+        self.child = Some(child);
+        let booted = wait_for(Duration::from_secs(30), || {
+            if !self.is_running() {
+                panic!("Asterisk {} exited while booting:\n{}", self.name, self.tail_of_log(40));
+            }
+            self.try_cli("core waitfullybooted").map(|_| ())
+        });
+        assert!(booted.is_some(), "Asterisk {} did not boot in 30 s:\n{}", self.name, self.tail_of_log(40));
+    }
+
+    /// Runs a CLI command; `None` if the CLI could not connect.
+    pub fn try_cli(&self, command: &str) -> Option<String> {
+        let output = Command::new("chroot")
+            .arg(&self.root.path)
+            .args(["/usr/sbin/asterisk", "-C", &self.config_path(), "-rx", command])
+            .output()
+            .expect("running asterisk -rx");
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Runs a CLI command and returns what it printed.
+    pub fn cli(&self, command: &str) -> String {
+        self.try_cli(command).unwrap_or_else(|| panic!("CLI '{command}' failed on {}", self.name))
+    }
+
+    /// The instance's full log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("log/full")).unwrap_or_default()
+    }
+
+    pub fn tail_of_log(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        let console = fs::read_to_string(self.dir.join("log/console.out")).unwrap_or_default();
+        format!("{}\n--- console ---\n{}", all[all.len().saturating_sub(lines)..].join("\n"), console)
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        wait_for(timeout, || self.log().contains(needle).then_some(())).is_some()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Sends a CLI stop command and waits for the process to exit.
+    pub fn stop_with(&mut self, command: &str, timeout: Duration) -> Option<ExitStatus> {
+        let _ = self.try_cli(command);
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops (`core stop now`) and boots again with the same directories.
+    pub fn restart(&mut self) {
+        self.stop_with("core stop now", Duration::from_secs(20)).expect("Asterisk did not stop");
+        self.boot();
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Asterisk {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("--- the end of {}'s log ---\n{}", self.name, self.tail_of_log(60));
+        }
+        if self.is_running() && self.stop_with("core stop now", Duration::from_secs(5)).is_none() {
+            self.kill();
+        }
+        self.kill();
+        if !thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}

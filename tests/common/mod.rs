@@ -1,0 +1,25 @@
+//! Test harness: a real Asterisk 22 per test, inside the provisioned Debian
+//! sid root, with res_sticky installed from this build.
+#![allow(dead_code)]
+
+pub mod asterisk;
+pub mod demo;
+pub mod root;
+
+pub use asterisk::{Asterisk, Options};
+
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
