@@ -78,7 +78,7 @@ fn generate_bindings(include: &Path) {
         .generate_comments(false)
         .prepend_enum_name(false)
         .allowlist_function("rs_sticky_shim_.*")
-        .allowlist_function("ast_(cdr_register|cdr_unregister|device_state|devstate_str|devstate_val)")
+        .allowlist_function("ast_(cdr_register|cdr_unregister|cdr_backend_suspend|device_state)")
         .allowlist_function(
             "ast_(config_load2|config_destroy|category_browse_filtered|category_get_name|category_first)",
         )
@@ -91,7 +91,10 @@ fn generate_bindings(include: &Path) {
         .allowlist_var("CLI_(INIT|GENERATE|HANDLER|SUCCESS|SHOWUSAGE|FAILURE)")
         .allowlist_var("__LOG_(DEBUG|NOTICE|WARNING|ERROR|VERBOSE|DTMF)")
         .allowlist_var("CONFIG_FLAG_.*|AST_MAX_.*")
-        .allowlist_type("ast_device_state|ast_cdr_disposition|ast_module_load_result|ast_cli_command");
+        .allowlist_type(
+            "ast_device_state|ast_cdr_disposition|ast_module_load_result|ast_cli_command|ast_custom_function",
+        )
+        .allowlist_var("AST_CDR_.*");
     for (name, value) in MODULE_DEFINES {
         builder = builder.clang_arg(format!("-D{name}={value}"));
     }

@@ -7,6 +7,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod config;
+pub mod history;
+pub mod report;
 pub mod routing;
 pub mod status;
 
@@ -14,6 +16,8 @@ pub mod status;
 mod asterisk;
 #[cfg(feature = "module")]
 mod commands;
+#[cfg(feature = "module")]
+mod functions;
 #[cfg(feature = "module")]
 mod service;
 #[cfg(feature = "module")]
@@ -26,6 +30,8 @@ use parking_lot::Mutex;
 #[cfg(feature = "module")]
 struct Registrations {
     _cli: asterisk::cli::CliRegistration,
+    _functions: asterisk::function::FunctionRegistration,
+    _cdr: asterisk::cdr::CdrRegistration,
 }
 
 #[cfg(feature = "module")]
@@ -35,8 +41,15 @@ static REGISTRATIONS: Mutex<Option<Registrations>> = Mutex::new(None);
 fn load() -> Result<(), String> {
     let (config, source) = service::read_config()?;
     service::start(config, source)?;
-    let cli = asterisk::cli::register(commands::CLI_COMMANDS).inspect_err(|_| service::stop())?;
-    *REGISTRATIONS.lock() = Some(Registrations { _cli: cli });
+    let registrations = (|| {
+        Ok::<_, String>(Registrations {
+            _cdr: asterisk::cdr::register(service::on_cdr)?,
+            _functions: asterisk::function::register(functions::FUNCTIONS)?,
+            _cli: asterisk::cli::register(commands::CLI_COMMANDS)?,
+        })
+    })()
+    .inspect_err(|_| service::stop())?;
+    *REGISTRATIONS.lock() = Some(registrations);
     verbose!(2, "res_sticky loaded ({})", service::describe());
     Ok(())
 }

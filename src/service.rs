@@ -1,5 +1,5 @@
-//! The running module: its configuration and counters, shared by every entry
-//! point. Load creates it, reload swaps its configuration, unload stops it.
+//! The running module: configuration, rules derived from it, and the
+//! history. Load creates it, reload reconfigures it, unload stops it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,14 +9,72 @@ use parking_lot::RwLock;
 
 use crate::asterisk::config_file::{self, Loaded};
 use crate::asterisk::paths;
-use crate::config::{self, dsn, Config, Severity};
+use crate::config::{self, dsn, Config, General, Severity};
+use crate::history::odbc::OdbcStore;
+use crate::history::store::Store;
+use crate::history::{History, Settings};
+use crate::routing::agent::AgentRule;
+use crate::routing::contact::{CdrRecord, LearnRule};
+use crate::routing::number::KeyRule;
+use crate::routing::query::Filter;
+use crate::routing::vocabulary::Direction;
 use crate::status::Snapshot;
 use crate::{log_error, log_notice, log_warning, verbose};
 
 const CONFIG_FILE: &str = "sticky.conf";
 
+/// What is derived from the configuration once per load or reload.
+pub struct Rules {
+    pub config: Config,
+    pub learn: LearnRule,
+    pub node: Arc<str>,
+    pub connection: String,
+}
+
+impl Rules {
+    fn from(config: Config) -> Result<Rules, String> {
+        let general = &config.general;
+        let agents = AgentRule::new(&general.agent_pattern).map_err(|e| format!("agent_pattern: {e}"))?;
+        let keys = KeyRule { match_digits: general.match_digits, min_digits: general.min_digits };
+        let node: Arc<str> =
+            Arc::from(general.node.clone().or_else(paths::system_name).unwrap_or_else(paths::host_name));
+        let connection = connection_string(general);
+        Ok(Rules { learn: LearnRule { keys, agents }, node, connection, config })
+    }
+
+    pub fn keys(&self) -> KeyRule {
+        self.learn.keys
+    }
+
+    pub fn filter(&self, direction: Option<Direction>) -> Filter {
+        Filter { direction, outbound_dispositions: self.config.general.outbound_dispositions.clone() }
+    }
+
+    fn settings(&self) -> Settings {
+        let general = &self.config.general;
+        Settings {
+            window: general.window,
+            query_timeout: general.query_timeout,
+            pool_size: general.pool_size,
+            cache_size: general.cache_size,
+            sync_interval: general.sync_interval,
+            node: self.node.clone(),
+        }
+    }
+}
+
+fn connection_string(general: &General) -> String {
+    let mut connection = dsn::connection_string(general.dsn.as_deref(), &paths::db_dir());
+    if general.dsn.is_none() {
+        // SQLite waits this long for the writer's lock instead of failing.
+        connection.push_str(";Timeout=2000");
+    }
+    connection
+}
+
 pub struct Service {
-    config: RwLock<Arc<Config>>,
+    rules: RwLock<Arc<Rules>>,
+    pub history: History,
     source: RwLock<String>,
     reloads: AtomicU64,
     started: Instant,
@@ -55,9 +113,17 @@ pub fn read_config() -> Result<(Config, String), String> {
     }
 }
 
+fn open_store(rules: &Rules) -> Arc<dyn Store> {
+    let general = &rules.config.general;
+    Arc::new(OdbcStore::new(&rules.connection, general.pool_size, general.query_timeout))
+}
+
 pub fn start(config: Config, source: String) -> Result<(), String> {
+    let rules = Rules::from(config)?;
+    let history = History::start(rules.settings(), open_store(&rules));
     let service = Service {
-        config: RwLock::new(Arc::new(config)),
+        rules: RwLock::new(Arc::new(rules)),
+        history,
         source: RwLock::new(source),
         reloads: AtomicU64::new(0),
         started: Instant::now(),
@@ -69,8 +135,15 @@ pub fn start(config: Config, source: String) -> Result<(), String> {
 /// Applies a reloaded configuration.
 pub fn apply(config: Config, source: String) -> Result<(), String> {
     let service = current().ok_or("the module is not running")?;
-    let changed = **service.config.read() != config;
-    *service.config.write() = Arc::new(config);
+    let rules = Rules::from(config)?;
+    let old = service.rules();
+    let changed = old.config != rules.config;
+    let general = &rules.config.general;
+    let new_store = (rules.connection != old.connection || general.pool_size != old.config.general.pool_size)
+        .then(|| open_store(&rules));
+    let keys_changed = rules.keys() != old.keys();
+    service.history.reconfigure(rules.settings(), new_store, keys_changed);
+    *service.rules.write() = Arc::new(rules);
     *service.source.write() = source;
     service.reloads.fetch_add(1, Ordering::Relaxed);
     verbose!(
@@ -82,7 +155,9 @@ pub fn apply(config: Config, source: String) -> Result<(), String> {
 }
 
 pub fn stop() {
-    SERVICE.write().take();
+    if let Some(service) = SERVICE.write().take() {
+        service.history.stop();
+    }
 }
 
 pub fn current() -> Option<Arc<Service>> {
@@ -97,21 +172,42 @@ pub fn describe() -> String {
     }
 }
 
+/// The CDR backend's handler: turns a finished record into a contact.
+pub fn on_cdr(record: CdrRecord) {
+    let Some(service) = current() else {
+        return;
+    };
+    let rules = service.rules();
+    if let Some(contact) = rules.learn.contact(&record, &rules.node) {
+        verbose!(
+            4,
+            "res_sticky: learned {} contact {} <-> agent {} ({})",
+            contact.direction.as_str(),
+            contact.number,
+            contact.agent.id,
+            contact.disposition
+        );
+        service.history.learn(contact);
+    }
+}
+
 impl Service {
-    pub fn config(&self) -> Arc<Config> {
-        self.config.read().clone()
+    pub fn rules(&self) -> Arc<Rules> {
+        self.rules.read().clone()
+    }
+
+    pub fn config(&self) -> Config {
+        self.rules().config.clone()
     }
 
     pub fn node(&self) -> String {
-        let config = self.config();
-        config.general.node.clone().or_else(paths::system_name).unwrap_or_else(paths::host_name)
+        self.rules().node.to_string()
     }
 
     pub fn connection_shown(&self) -> String {
-        let config = self.config();
-        let connection = dsn::connection_string(config.general.dsn.as_deref(), &paths::db_dir());
-        let shown = dsn::redacted(&connection);
-        if config.general.dsn.is_none() {
+        let rules = self.rules();
+        let shown = dsn::redacted(&rules.connection);
+        if rules.config.general.dsn.is_none() {
             format!("{shown} (embedded default)")
         } else {
             shown
@@ -119,14 +215,12 @@ impl Service {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let config = self.config();
+        let history = self.history.snapshot();
         Snapshot {
             config_source: self.source.read().clone(),
             reloads: self.reloads.load(Ordering::Relaxed),
             uptime: self.started.elapsed(),
-            database: "not opened yet".into(),
-            pool_size: config.general.pool_size,
-            ..Snapshot::default()
+            history,
         }
     }
 }

@@ -7,28 +7,19 @@ use std::time::Duration;
 
 use crate::config::value::format_duration;
 use crate::config::Config;
+use crate::history::breaker::Health;
+use crate::history::Snapshot as HistorySnapshot;
 
 /// Counters and facts the running module reports.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub config_source: String,
     pub reloads: u64,
     pub uptime: Duration,
-    pub database: String,
-    pub pool_in_use: u32,
-    pub pool_size: u32,
-    pub cached_numbers: usize,
-    pub hits: u64,
-    pub misses: u64,
-    pub lookups: u64,
-    pub lookup_p50: Option<Duration>,
-    pub lookup_p99: Option<Duration>,
-    pub contacts_learned: u64,
-    pub writes_pending: u64,
-    pub writes_dropped: u64,
+    pub history: HistorySnapshot,
 }
 
-fn micros(value: Option<Duration>) -> String {
+pub fn timing(value: Option<Duration>) -> String {
     match value {
         Some(d) if d < Duration::from_millis(10) => format!("{:.1} us", d.as_secs_f64() * 1e6),
         Some(d) => format!("{:.1} ms", d.as_secs_f64() * 1e3),
@@ -36,8 +27,21 @@ fn micros(value: Option<Duration>) -> String {
     }
 }
 
+fn health(health: &Health) -> String {
+    match health {
+        Health::Up => "up".into(),
+        Health::Failing { failures, last_error } => format!("failing ({failures} in a row: {last_error})"),
+        Health::Open { retry_in, down_for, last_error } => format!(
+            "DOWN for {}, next try in {} ({last_error})",
+            format_duration(Duration::from_secs(down_for.as_secs())),
+            format_duration(Duration::from_millis(retry_in.as_millis() as u64))
+        ),
+    }
+}
+
 pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot) -> String {
     let general = &config.general;
+    let history = &snapshot.history;
     let mut out = String::new();
     let mut line = |label: &str, value: String| {
         let _ = writeln!(out, "  {label:<22} {value}");
@@ -46,21 +50,31 @@ pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot)
     line("Node:", node.to_string());
     line("Uptime:", format_duration(Duration::from_secs(snapshot.uptime.as_secs())));
     line("History database:", dsn_shown.to_string());
-    line("Database state:", snapshot.database.clone());
-    line("Pool:", format!("{} of {} connections in use", snapshot.pool_in_use, snapshot.pool_size));
+    line("Database:", format!("{} ({})", health(&history.health), history.database));
+    line(
+        "Pool:",
+        format!("{} of {} connections in use (at most {})", history.pool.0, history.pool.1, general.pool_size),
+    );
     line("Query timeout:", format_duration(general.query_timeout));
     line("Window:", format_duration(general.window));
     line("Number key:", format!("last {} digits, at least {}", general.match_digits, general.min_digits));
-    line("Cache:", format!("{} of {} numbers", snapshot.cached_numbers, general.cache_size));
-    line("Hits / misses:", format!("{} / {}", snapshot.hits, snapshot.misses));
+    line("Cache:", format!("{} of {} numbers", history.cached_numbers, general.cache_size));
+    line("Hits / misses:", format!("{} / {}", history.hits, history.misses));
     line(
         "Lookups:",
-        format!("{} (p50 {}, p99 {})", snapshot.lookups, micros(snapshot.lookup_p50), micros(snapshot.lookup_p99)),
+        format!(
+            "{} (p50 {}, p99 {}), {} failed",
+            history.lookups,
+            timing(history.p50),
+            timing(history.p99),
+            history.errors
+        ),
     );
-    line("Contacts learned:", snapshot.contacts_learned.to_string());
-    line("Writes pending:", format!("{} ({} dropped)", snapshot.writes_pending, snapshot.writes_dropped));
+    line("Contacts learned:", history.learned.to_string());
+    line("Writes pending:", format!("{} ({} written, {} dropped)", history.pending, history.written, history.dropped));
     let dispositions: Vec<&str> = general.outbound_dispositions.iter().map(|d| d.as_str()).collect();
     line("Outbound dispositions:", dispositions.join(", "));
+    line("Agent pattern:", general.agent_pattern.clone());
     line("State template:", general.state_template.source().to_string());
     line("Dial template:", general.dial_template.source().to_string());
     let states: Vec<&str> = general.available_states.iter().map(|s| s.as_str()).collect();
@@ -72,23 +86,49 @@ pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot)
 mod tests {
     use super::*;
 
+    fn history() -> HistorySnapshot {
+        HistorySnapshot {
+            cached_numbers: 2,
+            lookups: 3,
+            hits: 2,
+            misses: 1,
+            errors: 0,
+            p50: Some(Duration::from_micros(12)),
+            p99: None,
+            learned: 1,
+            pending: 0,
+            written: 1,
+            dropped: 0,
+            health: Health::Up,
+            database: "SQLite".into(),
+            pool: (0, 1),
+        }
+    }
+
     #[test]
     fn renders_every_line() {
-        let snapshot = Snapshot {
-            config_source: "sticky.conf".into(),
-            lookups: 3,
-            lookup_p50: Some(Duration::from_micros(12)),
-            pool_size: 4,
-            ..Snapshot::default()
-        };
+        let snapshot =
+            Snapshot { config_source: "sticky.conf".into(), reloads: 0, uptime: Duration::ZERO, history: history() };
         let text = render(&Config::default(), "embedded", "node1", &snapshot);
         assert!(text.starts_with("res_sticky status\n"));
         let value = |label: &str| {
             text.lines().find_map(|line| line.trim().strip_prefix(label)).map(str::trim).unwrap_or_default()
         };
-        assert_eq!(value("Lookups:"), "3 (p50 12.0 us, p99 -)", "{text}");
+        assert_eq!(value("Lookups:"), "3 (p50 12.0 us, p99 -), 0 failed", "{text}");
+        assert_eq!(value("Database:"), "up (SQLite)", "{text}");
         assert_eq!(value("Window:"), "1d", "{text}");
+        assert_eq!(value("Uptime:"), "0s", "{text}");
         assert_eq!(value("Available states:"), "NOT_INUSE", "{text}");
         assert!(text.contains("ANSWERED, NO ANSWER, BUSY"));
+    }
+
+    #[test]
+    fn an_open_breaker_is_shown_as_down() {
+        let text = health(&Health::Open {
+            retry_in: Duration::from_millis(1500),
+            down_for: Duration::from_secs(90),
+            last_error: "connection refused".into(),
+        });
+        assert_eq!(text, "DOWN for 90s, next try in 1500ms (connection refused)");
     }
 }

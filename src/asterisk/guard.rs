@@ -23,6 +23,7 @@ pub fn guard<R>(entry: &str, on_panic: R, body: impl FnOnce() -> R) -> R {
 pub fn install_panic_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
+        crate::report::install(log::sink);
         panic::set_hook(Box::new(|info| {
             let payload = info
                 .payload()

@@ -28,6 +28,17 @@ fn with_newline(message: &str) -> String {
     text
 }
 
+/// The sink `crate::report` forwards to once the module is loaded.
+pub fn sink(severity: crate::report::Severity, file: &str, line: u32, function: &str, message: &str) {
+    use crate::report::Severity;
+    match severity {
+        Severity::Notice => write(Level::Notice, file, line, function, message),
+        Severity::Warning => write(Level::Warning, file, line, function, message),
+        Severity::Error => write(Level::Error, file, line, function, message),
+        Severity::Verbose(level) => verbose(level, file, line, function, message),
+    }
+}
+
 /// Logs `message` at `level`, attributed to `file:line` in `function`.
 pub fn write(level: Level, file: &str, line: u32, function: &str, message: &str) {
     let file = super::c_string(file);
@@ -49,34 +60,4 @@ pub fn verbose(level: i32, file: &str, line: u32, function: &str, message: &str)
     unsafe {
         sys::rs_sticky_shim_verbose(level, file.as_ptr(), line as i32, function.as_ptr(), message.as_ptr());
     }
-}
-
-#[macro_export]
-macro_rules! log_at {
-    ($level:expr, $($arg:tt)*) => {
-        $crate::asterisk::log::write($level, file!(), line!(), module_path!(), &format!($($arg)*))
-    };
-}
-
-#[macro_export]
-macro_rules! log_error {
-    ($($arg:tt)*) => { $crate::log_at!($crate::asterisk::log::Level::Error, $($arg)*) };
-}
-
-#[macro_export]
-macro_rules! log_warning {
-    ($($arg:tt)*) => { $crate::log_at!($crate::asterisk::log::Level::Warning, $($arg)*) };
-}
-
-#[macro_export]
-macro_rules! log_notice {
-    ($($arg:tt)*) => { $crate::log_at!($crate::asterisk::log::Level::Notice, $($arg)*) };
-}
-
-/// `ast_verb(level, ...)`.
-#[macro_export]
-macro_rules! verbose {
-    ($level:expr, $($arg:tt)*) => {
-        $crate::asterisk::log::verbose($level, file!(), line!(), module_path!(), &format!($($arg)*))
-    };
 }

@@ -3,9 +3,13 @@
 //! Every entry point Asterisk calls runs through [`guard::guard`]; every value
 //! that registered something with Asterisk unregisters it when dropped.
 
+pub mod cdr;
+pub mod channel;
 pub mod cli;
 pub mod config_file;
+pub mod devstate;
 mod entry;
+pub mod function;
 pub mod guard;
 pub mod log;
 pub mod paths;

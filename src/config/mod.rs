@@ -85,6 +85,14 @@ pub struct General {
     /// How this server names itself in shared history; `None` = Asterisk's
     /// `systemname`, else the host name.
     pub node: Option<String>,
+    /// Which channel interfaces are agents (a regular expression).
+    pub agent_pattern: String,
+    /// How often contacts other servers wrote are picked up; `None` = never.
+    pub sync_interval: Option<Duration>,
+    /// Where `sticky import cdr` reads the `cdr` table; `None` = `dsn`.
+    pub import_dsn: Option<String>,
+    /// The import query (one `?`: the start date); `None` = the FreePBX layout.
+    pub import_query: Option<String>,
 }
 
 /// The `[notice]` section: SCHEDULE_NOTICE.
@@ -155,6 +163,10 @@ impl Default for Config {
                 dial_template: Template::parse("${INTERFACE}", AGENT_VARIABLES).expect("valid default"),
                 available_states: vec![DeviceState::NotInUse],
                 node: None,
+                agent_pattern: crate::routing::agent::DEFAULT_AGENT_PATTERN.to_string(),
+                sync_interval: Some(Duration::from_secs(1)),
+                import_dsn: None,
+                import_query: None,
             },
             notice: Notice {
                 notice_dir: None,

@@ -120,6 +120,24 @@ const GENERAL_KEYS: &[(&str, Apply<General>)] = &[
         parse_names(&e.value, DeviceState::parse, "device state", &all).map(|v| g.available_states = v)
     }),
     ("node", |g, e| node_name(&e.value).map(|v| g.node = Some(v))),
+    ("agent_pattern", |g, e| regex_pattern(&e.value).map(|v| g.agent_pattern = v)),
+    ("sync_interval", |g, e| {
+        let value = parse_duration_in(&e.value, Duration::ZERO, 60 * SECOND)?;
+        if !value.is_zero() && value < Duration::from_millis(100) {
+            return Err(format!("'{}' is too short (0 to turn the sync off, else at least 100ms)", e.value.trim()));
+        }
+        g.sync_interval = (!value.is_zero()).then_some(value);
+        Ok(())
+    }),
+    ("import_dsn", |g, e| plain_text(&e.value).map(|v| g.import_dsn = Some(v))),
+    ("import_query", |g, e| {
+        let query = plain_text(&e.value)?;
+        if query.matches('?').count() != 1 || !query.to_ascii_lowercase().trim_start().starts_with("select") {
+            return Err("the import query must be a SELECT with exactly one '?' (the start date)".into());
+        }
+        g.import_query = Some(query);
+        Ok(())
+    }),
 ];
 
 pub(super) fn general(section: &RawSection, general: &mut General, sink: &mut Sink) {

@@ -110,6 +110,11 @@ fn hostile_values_are_refused() {
         "dial_template =",
         "node = a b",
         "node = ../../etc",
+        "agent_pattern = ([0-9]",
+        "sync_interval = 10ms",
+        "sync_interval = 2m",
+        "import_query = DELETE FROM cdr WHERE calldate >= ?",
+        "import_query = SELECT * FROM cdr",
     ];
     for line in hostile {
         let errors = errors_of(&format!("[general]\n{line}\n"));
@@ -137,6 +142,22 @@ fn hostile_values_are_refused() {
     ] {
         assert_eq!(errors_of(&format!("[mobile]\n{line}\n")).len(), 1, "{line}");
     }
+}
+
+#[test]
+fn sync_and_import_keys() {
+    let parsed = parse_text(
+        "[general]\nsync_interval = 0\nimport_dsn = asteriskcdrdb\n\
+         import_query = SELECT calldate, src, dst, channel, dstchannel, disposition, uniqueid FROM cdr WHERE calldate >= ?\n\
+         agent_pattern = ^PJSIP/[a-z]+$\n",
+    )
+    .unwrap();
+    let general = parsed.config.general;
+    assert_eq!(general.sync_interval, None);
+    assert_eq!(general.import_dsn.as_deref(), Some("asteriskcdrdb"));
+    assert!(general.import_query.unwrap().ends_with(">= ?"));
+    assert_eq!(general.agent_pattern, "^PJSIP/[a-z]+$");
+    assert_eq!(Config::default().general.sync_interval, Some(Duration::from_secs(1)));
 }
 
 #[test]

@@ -1,4 +1,9 @@
 //! Sticky routing: who last talked to a client, and whether to ring them.
 #![forbid(unsafe_code)]
 
+pub mod agent;
+pub mod contact;
+pub mod decision;
+pub mod number;
+pub mod query;
 pub mod vocabulary;

@@ -48,7 +48,7 @@ pub struct Asterisk {
 static INSTANCES: AtomicU32 = AtomicU32::new(0);
 
 /// A port free on 127.0.0.1 for both UDP and TCP, above the RTP range.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let base = 20_000 + (std::process::id() * 97) % 30_000;
     loop {
@@ -143,6 +143,23 @@ impl Asterisk {
             self.try_cli("core waitfullybooted").map(|_| ())
         });
         assert!(booted.is_some(), "Asterisk {} did not boot in 30 s:\n{}", self.name, self.tail_of_log(40));
+    }
+
+    /// A logged-in AMI connection to this instance.
+    pub fn ami(&self) -> super::ami::Ami {
+        super::ami::Ami::connect(self.ami_port)
+    }
+
+    /// Evaluates a dialplan function from the CLI (on a mock channel).
+    /// `dialplan eval` parses quotes itself: hostile text goes through
+    /// channel variables in real calls, not through here.
+    pub fn eval(&self, expression: &str) -> String {
+        let output = self.cli(&format!("dialplan eval function {expression}"));
+        output
+            .lines()
+            .find_map(|line| line.strip_prefix("Result: "))
+            .map(|value| value.trim_end().to_string())
+            .unwrap_or_else(|| panic!("dialplan eval {expression}: {output}"))
     }
 
     /// Runs a CLI command; `None` if the CLI could not connect.

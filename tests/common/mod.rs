@@ -2,7 +2,9 @@
 //! sid root, with res_sticky installed from this build.
 #![allow(dead_code)]
 
+pub mod ami;
 pub mod asterisk;
+pub mod db;
 pub mod demo;
 pub mod root;
 

@@ -1,0 +1,131 @@
+//! Dialplan functions. The shim allocates each `ast_custom_function` (its
+//! string fields are C macros) and points every one at
+//! [`rs_sticky_function_read`], which dispatches on the function's name.
+
+use std::ffi::{c_char, c_int, CStr};
+use std::ptr::{self, NonNull};
+
+use once_cell::sync::OnceCell;
+
+use super::channel::Channel;
+use super::guard::guard;
+use crate::sys;
+
+/// What a read callback answers: `Ok` fills the buffer (possibly empty),
+/// `Err` makes Asterisk treat the call as failed (the expression is empty).
+pub type ReadResult = Result<String, ()>;
+
+pub struct FunctionDef {
+    pub name: &'static CStr,
+    /// `channel` is `None` when called without one (AMI, `dialplan eval`).
+    pub read: fn(Option<&Channel>, &str) -> ReadResult,
+}
+
+static FUNCTIONS: OnceCell<&'static [FunctionDef]> = OnceCell::new();
+
+/// Owns the registered functions; unregisters them when dropped.
+pub struct FunctionRegistration {
+    entries: Vec<NonNull<sys::ast_custom_function>>,
+}
+
+// SAFETY: the entries are touched only through Asterisk's function API,
+// which takes its own lock.
+unsafe impl Send for FunctionRegistration {}
+unsafe impl Sync for FunctionRegistration {}
+
+pub fn register(functions: &'static [FunctionDef]) -> Result<FunctionRegistration, String> {
+    let table = FUNCTIONS.get_or_init(|| functions);
+    if !ptr::eq(*table, functions) {
+        return Err("the function table cannot change while Asterisk runs".into());
+    }
+    let mut registration = FunctionRegistration { entries: Vec::new() };
+    for function in functions {
+        // SAFETY: the name is 'static; the shim allocates the entry and
+        // registers it with this module (loading its XML documentation).
+        let entry = unsafe { sys::rs_sticky_shim_function_register(function.name.as_ptr()) };
+        match NonNull::new(entry) {
+            Some(entry) => registration.entries.push(entry),
+            None => return Err(format!("could not register function {}", function.name.to_string_lossy())),
+        }
+    }
+    Ok(registration)
+}
+
+impl Drop for FunctionRegistration {
+    fn drop(&mut self) {
+        for entry in self.entries.drain(..) {
+            // SAFETY: registered by `register`, unregistered and freed once.
+            unsafe { sys::rs_sticky_shim_function_unregister(entry.as_ptr()) }
+        }
+    }
+}
+
+/// Copies `text` into Asterisk's buffer of `len` bytes (NUL included),
+/// cutting at a character boundary.
+///
+/// # Safety
+/// `buf` must be writable for `len` bytes.
+unsafe fn write_buffer(text: &str, buf: *mut c_char, len: usize) {
+    if buf.is_null() || len == 0 {
+        return;
+    }
+    let mut end = text.len().min(len - 1);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    // SAFETY: `end < len` bytes are copied and a NUL written at `end`, all
+    // within the caller's buffer; `text` is a separate Rust allocation.
+    unsafe {
+        ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), end);
+        *buf.add(end) = 0;
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn rs_sticky_function_read(
+    chan: *mut sys::ast_channel,
+    cmd: *const c_char,
+    data: *mut c_char,
+    buf: *mut c_char,
+    len: usize,
+) -> c_int {
+    guard("dialplan function", -1, || {
+        // SAFETY: Asterisk passes the function's name and its argument string
+        // (NUL-terminated, possibly NULL) for the duration of the call.
+        let (name, argument) = unsafe { (super::string_from(cmd), super::string_from(data)) };
+        let Some(function) = FUNCTIONS.get().and_then(|table| {
+            let name = name.unwrap_or_default();
+            table.iter().find(|f| f.name.to_bytes().eq_ignore_ascii_case(name.as_bytes()))
+        }) else {
+            return -1;
+        };
+        // SAFETY: the channel, if any, is alive and referenced for this call.
+        let channel = unsafe { Channel::from_raw(chan) };
+        // SAFETY: `buf` has `len` writable bytes; start with an empty answer.
+        unsafe { write_buffer("", buf, len) };
+        match (function.read)(channel.as_ref(), &argument.unwrap_or_default()) {
+            Ok(text) => {
+                // SAFETY: as above.
+                unsafe { write_buffer(&text, buf, len) };
+                0
+            }
+            Err(()) => -1,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_cut_at_character_boundaries() {
+        let mut buffer = [b'x' as c_char; 6];
+        // SAFETY: the buffer has 6 bytes.
+        unsafe { write_buffer("ab\u{e9}cd", buffer.as_mut_ptr(), 4) };
+        let text = unsafe { CStr::from_ptr(buffer.as_ptr()) }.to_str().unwrap();
+        assert_eq!(text, "ab", "the two-byte é does not fit with the NUL");
+        unsafe { write_buffer("PJSIP/101", buffer.as_mut_ptr(), 6) };
+        assert_eq!(unsafe { CStr::from_ptr(buffer.as_ptr()) }.to_str().unwrap(), "PJSIP");
+    }
+}

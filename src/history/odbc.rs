@@ -1,0 +1,373 @@
+//! The history table in an ODBC database: SQLite (the embedded default,
+//! through libsqliteodbc), PostgreSQL and MariaDB/MySQL.
+//!
+//! Every statement binds its values as parameters; nothing a caller sent is
+//! ever part of the SQL text. Every checkout and statement has a deadline.
+#![forbid(unsafe_code)]
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use odbc_api::{environment, Connection, ConnectionOptions, Cursor, IntoParameter};
+use parking_lot::Mutex;
+
+use super::store::{Row, Store, StoreError};
+use crate::routing::contact::Contact;
+use crate::routing::number::NumberKey;
+
+/// The SQL dialects the table is created and written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    MySql,
+    /// Anything else: portable SQL, duplicates detected by SQLSTATE.
+    Generic,
+}
+
+impl Dialect {
+    pub fn from_dbms_name(name: &str) -> Dialect {
+        let name = name.to_ascii_lowercase();
+        if name.contains("sqlite") {
+            Dialect::Sqlite
+        } else if name.contains("postgres") {
+            Dialect::Postgres
+        } else if name.contains("mysql") || name.contains("mariadb") {
+            Dialect::MySql
+        } else {
+            Dialect::Generic
+        }
+    }
+
+    /// The statements that create the table and its indexes.
+    fn schema(self) -> Vec<String> {
+        const COLUMNS: &str = "number_key VARCHAR(20) NOT NULL, agent_id VARCHAR(120) NOT NULL, \
+             agent_interface VARCHAR(120) NOT NULL, direction VARCHAR(3) NOT NULL, \
+             disposition VARCHAR(16) NOT NULL, started_at BIGINT NOT NULL, \
+             node VARCHAR(64) NOT NULL, call_id VARCHAR(190) NOT NULL";
+        const NUMBER_INDEX: &str = "sticky_history_number ON sticky_history (number_key, started_at)";
+        const CALL_INDEX: &str = "sticky_history_call ON sticky_history (call_id)";
+        let (id, if_not_exists) = match self {
+            Dialect::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "IF NOT EXISTS "),
+            Dialect::Postgres => ("id BIGSERIAL PRIMARY KEY", "IF NOT EXISTS "),
+            Dialect::MySql => ("id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", "IF NOT EXISTS "),
+            Dialect::Generic => ("id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", ""),
+        };
+        if self == Dialect::MySql {
+            // MySQL has no CREATE INDEX IF NOT EXISTS: the indexes go inline.
+            return vec![format!(
+                "CREATE TABLE IF NOT EXISTS sticky_history ({id}, {COLUMNS}, INDEX {}, UNIQUE INDEX {}) \
+                 CHARACTER SET utf8mb4",
+                NUMBER_INDEX.replace(" ON sticky_history", ""),
+                CALL_INDEX.replace(" ON sticky_history", "")
+            )];
+        }
+        vec![
+            format!("CREATE TABLE {if_not_exists}sticky_history ({id}, {COLUMNS})"),
+            format!("CREATE INDEX {if_not_exists}{NUMBER_INDEX}"),
+            format!("CREATE UNIQUE INDEX {if_not_exists}{CALL_INDEX}"),
+        ]
+    }
+
+    /// The insert that skips a contact whose call id is already stored.
+    fn insert(self) -> String {
+        let (verb, tail) = match self {
+            Dialect::Sqlite => ("INSERT OR IGNORE INTO", ""),
+            Dialect::Postgres => ("INSERT INTO", " ON CONFLICT (call_id) DO NOTHING"),
+            Dialect::MySql => ("INSERT IGNORE INTO", ""),
+            Dialect::Generic => ("INSERT INTO", ""),
+        };
+        format!("{verb} sticky_history ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?){tail}")
+    }
+
+    /// `LIMIT n` where the dialect has it; the generic form fetches and stops.
+    fn limit(self, limit: usize) -> String {
+        match self {
+            Dialect::Generic => String::new(),
+            _ => format!(" LIMIT {limit}"),
+        }
+    }
+}
+
+const COLUMNS: &str = "number_key, agent_id, agent_interface, direction, disposition, started_at, node, call_id";
+
+/// Opens connections for the pool.
+struct Manager {
+    connection_string: String,
+    login_timeout: u32,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Connection<'static>;
+    type Error = odbc_api::Error;
+
+    fn connect(&self) -> Result<Connection<'static>, odbc_api::Error> {
+        let options = ConnectionOptions { login_timeout_sec: Some(self.login_timeout), packet_size: None };
+        environment()?.connect_with_connection_string(&self.connection_string, options)
+    }
+
+    fn is_valid(&self, _: &mut Connection<'static>) -> Result<(), odbc_api::Error> {
+        Ok(())
+    }
+
+    fn has_broken(&self, connection: &mut Connection<'static>) -> bool {
+        connection.is_dead().unwrap_or(true)
+    }
+}
+
+type Pooled = r2d2::PooledConnection<Manager>;
+
+pub struct OdbcStore {
+    pool: r2d2::Pool<Manager>,
+    dialect: OnceLock<Dialect>,
+    dbms: OnceLock<String>,
+    /// Held while the table is being created; `true` once it exists.
+    schema: Mutex<bool>,
+}
+
+fn seconds(timeout: Duration) -> usize {
+    timeout.as_secs_f64().ceil().max(1.0) as usize
+}
+
+fn query_error(error: odbc_api::Error) -> StoreError {
+    StoreError::Query(error.to_string().lines().next().unwrap_or("unknown error").to_string())
+}
+
+/// Whether an error is a unique-key violation (SQLSTATE class 23).
+fn is_duplicate(error: &odbc_api::Error) -> bool {
+    matches!(error, odbc_api::Error::Diagnostics { record, .. } if record.state.as_str().starts_with("23"))
+}
+
+impl OdbcStore {
+    /// Builds the pool without connecting: a database that is down at load
+    /// must not keep the module from loading; the first use connects.
+    pub fn new(connection_string: &str, pool_size: u32, query_timeout: Duration) -> OdbcStore {
+        let manager = Manager {
+            connection_string: connection_string.to_string(),
+            login_timeout: seconds(query_timeout.max(Duration::from_secs(2))) as u32,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(0))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_on_check_out(false)
+            .connection_timeout(query_timeout.max(Duration::from_secs(2)))
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
+        OdbcStore { pool, dialect: OnceLock::new(), dbms: OnceLock::new(), schema: Mutex::new(false) }
+    }
+
+    fn connection(&self, timeout: Duration) -> Result<(Pooled, Dialect), StoreError> {
+        let started = Instant::now();
+        let connection = self.pool.get_timeout(timeout).map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        let dialect = match self.dialect.get() {
+            Some(dialect) => *dialect,
+            None => {
+                let name = connection.database_management_system_name().map_err(query_error)?;
+                let _ = self.dbms.set(name.clone());
+                *self.dialect.get_or_init(|| Dialect::from_dbms_name(&name))
+            }
+        };
+        self.ensure_schema(&connection, dialect, timeout.saturating_sub(started.elapsed()))?;
+        Ok((connection, dialect))
+    }
+
+    fn ensure_schema(
+        &self,
+        connection: &Connection<'static>,
+        dialect: Dialect,
+        timeout: Duration,
+    ) -> Result<(), StoreError> {
+        let mut ready = self.schema.lock();
+        if *ready {
+            return Ok(());
+        }
+        if dialect == Dialect::Sqlite {
+            // Readers then never wait for the writer.
+            let _ = connection.execute("PRAGMA journal_mode=WAL", (), Some(seconds(timeout)));
+        }
+        if dialect == Dialect::Generic && table_exists(connection, timeout) {
+            *ready = true;
+            return Ok(());
+        }
+        for statement in dialect.schema() {
+            if let Err(error) = connection.execute(&statement, (), Some(seconds(timeout))) {
+                // Another server may have created it at the same moment.
+                if !table_exists(connection, timeout) {
+                    return Err(query_error(error));
+                }
+            }
+        }
+        *ready = true;
+        Ok(())
+    }
+
+    fn select(&self, sql: &str, key: &NumberKey, since: i64, timeout: Duration) -> Result<Vec<Contact>, StoreError> {
+        let (connection, _) = self.connection(timeout)?;
+        let key = key.as_str().into_parameter();
+        let cursor = connection.execute(sql, (&key, &since), Some(seconds(timeout))).map_err(query_error)?;
+        let mut contacts = Vec::new();
+        if let Some(cursor) = cursor {
+            read_rows(cursor, 0, &mut |_, contact| contacts.push(contact))?;
+        }
+        Ok(contacts)
+    }
+}
+
+fn table_exists(connection: &Connection<'static>, timeout: Duration) -> bool {
+    connection.execute("SELECT COUNT(*) FROM sticky_history WHERE 1 = 0", (), Some(seconds(timeout))).is_ok()
+}
+
+/// Reads rows of `[id,] number_key … call_id`; `offset` is 1 when an id column leads.
+fn read_rows(mut cursor: impl Cursor, offset: u16, sink: &mut dyn FnMut(i64, Contact)) -> Result<(), StoreError> {
+    let mut fields: Vec<String> = Vec::with_capacity(9);
+    let mut buffer = Vec::new();
+    while let Some(mut row) = cursor.next_row().map_err(query_error)? {
+        fields.clear();
+        for column in 1..=(8 + offset) {
+            buffer.clear();
+            row.get_text(column, &mut buffer).map_err(query_error)?;
+            fields.push(String::from_utf8_lossy(&buffer).into_owned());
+        }
+        let id = if offset == 1 { fields[0].trim().parse().unwrap_or(0) } else { 0 };
+        let f = &fields[offset as usize..];
+        let started_at = f[5].trim().parse().unwrap_or(i64::MIN);
+        // A row that fails validation (edited by hand, imported badly) is skipped.
+        if let Some(contact) = Contact::from_stored(&f[0], &f[1], &f[2], &f[3], &f[4], started_at, &f[6], &f[7]) {
+            sink(id, contact);
+        }
+    }
+    Ok(())
+}
+
+impl Store for OdbcStore {
+    fn recent(&self, key: &NumberKey, since: i64, limit: usize, timeout: Duration) -> Result<Vec<Contact>, StoreError> {
+        let dialect = self.dialect.get().copied().unwrap_or(Dialect::Generic);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sticky_history WHERE number_key = ? AND started_at >= ? \
+             ORDER BY started_at DESC, id DESC{}",
+            dialect.limit(limit)
+        );
+        let mut contacts = self.select(&sql, key, since, timeout)?;
+        contacts.truncate(limit);
+        Ok(contacts)
+    }
+
+    fn oldest(&self, key: &NumberKey, since: i64, limit: usize, timeout: Duration) -> Result<Vec<Contact>, StoreError> {
+        let dialect = self.dialect.get().copied().unwrap_or(Dialect::Generic);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sticky_history WHERE number_key = ? AND started_at >= ? \
+             ORDER BY started_at ASC, id ASC{}",
+            dialect.limit(limit)
+        );
+        let mut contacts = self.select(&sql, key, since, timeout)?;
+        contacts.truncate(limit);
+        Ok(contacts)
+    }
+
+    fn insert(&self, contacts: &[Contact], timeout: Duration) -> Result<(), StoreError> {
+        if contacts.is_empty() {
+            return Ok(());
+        }
+        let (connection, dialect) = self.connection(timeout)?;
+        let transactional = dialect != Dialect::Generic;
+        if transactional {
+            connection.set_autocommit(false).map_err(query_error)?;
+        }
+        let result = (|| {
+            let mut statement = connection.prepare(&dialect.insert()).map_err(query_error)?;
+            statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
+            for contact in contacts {
+                let params = (
+                    &contact.number.as_str().into_parameter(),
+                    &(*contact.agent.id).into_parameter(),
+                    &(*contact.agent.interface).into_parameter(),
+                    &contact.direction.as_str().into_parameter(),
+                    &contact.disposition.as_str().into_parameter(),
+                    &contact.started_at,
+                    &(*contact.node).into_parameter(),
+                    &contact.call_id.as_str().into_parameter(),
+                );
+                match statement.execute(params) {
+                    Ok(_) => {}
+                    Err(error) if !transactional && is_duplicate(&error) => {}
+                    Err(error) => return Err(query_error(error)),
+                }
+            }
+            Ok(())
+        })();
+        if transactional {
+            let finish = if result.is_ok() { connection.commit() } else { connection.rollback() };
+            let restore = connection.set_autocommit(true);
+            result?;
+            finish.map_err(query_error)?;
+            restore.map_err(query_error)?;
+            return Ok(());
+        }
+        result
+    }
+
+    fn rows_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<Vec<Row>, StoreError> {
+        let (connection, dialect) = self.connection(timeout)?;
+        let sql = format!("SELECT id, {COLUMNS} FROM sticky_history WHERE id > ? ORDER BY id{}", dialect.limit(limit));
+        let cursor = connection.execute(&sql, &after, Some(seconds(timeout))).map_err(query_error)?;
+        let mut rows = Vec::new();
+        if let Some(cursor) = cursor {
+            read_rows(cursor, 1, &mut |id, contact| {
+                if rows.len() < limit {
+                    rows.push((id, contact))
+                }
+            })?;
+        }
+        Ok(rows)
+    }
+
+    fn last_id(&self, timeout: Duration) -> Result<i64, StoreError> {
+        let (connection, _) = self.connection(timeout)?;
+        let cursor = connection
+            .execute("SELECT MAX(id) FROM sticky_history", (), Some(seconds(timeout)))
+            .map_err(query_error)?;
+        let mut last = 0;
+        if let Some(mut cursor) = cursor {
+            if let Some(mut row) = cursor.next_row().map_err(query_error)? {
+                let mut buffer = Vec::new();
+                if row.get_text(1, &mut buffer).map_err(query_error)? {
+                    last = String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        Ok(last)
+    }
+
+    fn describe(&self) -> String {
+        self.dbms.get().cloned().unwrap_or_else(|| "not connected yet".into())
+    }
+
+    fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections - state.idle_connections, state.connections)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialects_from_driver_names() {
+        assert_eq!(Dialect::from_dbms_name("SQLite"), Dialect::Sqlite);
+        assert_eq!(Dialect::from_dbms_name("PostgreSQL"), Dialect::Postgres);
+        assert_eq!(Dialect::from_dbms_name("MariaDB"), Dialect::MySql);
+        assert_eq!(Dialect::from_dbms_name("MySQL"), Dialect::MySql);
+        assert_eq!(Dialect::from_dbms_name("Microsoft SQL Server"), Dialect::Generic);
+    }
+
+    #[test]
+    fn statements_bind_every_value() {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql, Dialect::Generic] {
+            assert_eq!(dialect.insert().matches('?').count(), 8, "{dialect:?}");
+            assert!(dialect.schema().iter().all(|s| !s.contains('?')));
+        }
+    }
+}

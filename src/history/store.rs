@@ -1,0 +1,154 @@
+//! The history store as the rest of the module sees it. The ODBC store is
+//! the real one; unit tests use an in-memory one.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::routing::contact::Contact;
+use crate::routing::number::NumberKey;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// No connection could be had (refused, login failed, pool exhausted).
+    Unavailable(String),
+    /// A statement failed.
+    Query(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Unavailable(reason) => write!(f, "database unavailable: {reason}"),
+            StoreError::Query(reason) => write!(f, "query failed: {reason}"),
+        }
+    }
+}
+
+/// A stored contact with its row id (ids only grow; the sync poller follows them).
+pub type Row = (i64, Contact);
+
+pub trait Store: Send + Sync {
+    /// Contacts of `key` that started at or after `since`, newest first, at most `limit`.
+    fn recent(&self, key: &NumberKey, since: i64, limit: usize, timeout: Duration) -> Result<Vec<Contact>, StoreError>;
+
+    /// Contacts of `key` since `since`, oldest first, at most `limit`.
+    fn oldest(&self, key: &NumberKey, since: i64, limit: usize, timeout: Duration) -> Result<Vec<Contact>, StoreError>;
+
+    /// Writes contacts; one already stored (same call id) is skipped.
+    fn insert(&self, contacts: &[Contact], timeout: Duration) -> Result<(), StoreError>;
+
+    /// Rows with an id above `after`, in id order, at most `limit`.
+    fn rows_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<Vec<Row>, StoreError>;
+
+    /// The highest row id (0 for an empty table).
+    fn last_id(&self, timeout: Duration) -> Result<i64, StoreError>;
+
+    /// The database product, once known ("SQLite", "PostgreSQL", …).
+    fn describe(&self) -> String;
+
+    /// Connections (in use, open).
+    fn pool_state(&self) -> (u32, u32);
+}
+
+#[cfg(test)]
+pub mod memory {
+    //! An in-memory store whose availability a test can switch.
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use parking_lot::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    pub struct MemoryStore {
+        rows: Mutex<Vec<Row>>,
+        pub down: AtomicBool,
+        pub reads: std::sync::atomic::AtomicU64,
+        /// Every call sleeps this long first (a slow database).
+        pub delay_ms: std::sync::atomic::AtomicU64,
+    }
+
+    impl MemoryStore {
+        fn check(&self) -> Result<(), StoreError> {
+            let delay = self.delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                std::thread::sleep(Duration::from_millis(delay));
+            }
+            if self.down.load(Ordering::SeqCst) {
+                Err(StoreError::Unavailable("switched off".into()))
+            } else {
+                Ok(())
+            }
+        }
+
+        pub fn len(&self) -> usize {
+            self.rows.lock().len()
+        }
+
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+    }
+
+    impl Store for MemoryStore {
+        fn recent(&self, key: &NumberKey, since: i64, limit: usize, _: Duration) -> Result<Vec<Contact>, StoreError> {
+            self.check()?;
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let mut found: Vec<Contact> = self
+                .rows
+                .lock()
+                .iter()
+                .map(|(_, c)| c)
+                .filter(|c| &c.number == key && c.started_at >= since)
+                .cloned()
+                .collect();
+            found.sort_by_key(|c| std::cmp::Reverse(c.started_at));
+            found.truncate(limit);
+            Ok(found)
+        }
+
+        fn oldest(
+            &self,
+            key: &NumberKey,
+            since: i64,
+            limit: usize,
+            timeout: Duration,
+        ) -> Result<Vec<Contact>, StoreError> {
+            let mut found = self.recent(key, since, usize::MAX, timeout)?;
+            found.reverse();
+            found.truncate(limit);
+            Ok(found)
+        }
+
+        fn insert(&self, contacts: &[Contact], _: Duration) -> Result<(), StoreError> {
+            self.check()?;
+            let mut rows = self.rows.lock();
+            for contact in contacts {
+                if !rows.iter().any(|(_, c)| c.call_id == contact.call_id) {
+                    let id = rows.len() as i64 + 1;
+                    rows.push((id, contact.clone()));
+                }
+            }
+            Ok(())
+        }
+
+        fn rows_after(&self, after: i64, limit: usize, _: Duration) -> Result<Vec<Row>, StoreError> {
+            self.check()?;
+            Ok(self.rows.lock().iter().filter(|(id, _)| *id > after).take(limit).cloned().collect())
+        }
+
+        fn last_id(&self, _: Duration) -> Result<i64, StoreError> {
+            self.check()?;
+            Ok(self.rows.lock().len() as i64)
+        }
+
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+
+        fn pool_state(&self) -> (u32, u32) {
+            (0, 1)
+        }
+    }
+}

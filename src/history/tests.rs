@@ -1,0 +1,200 @@
+//! The history against an in-memory store whose availability the tests switch.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::store::memory::MemoryStore;
+use super::store::Store;
+use super::*;
+use crate::routing::agent::Agent;
+use crate::routing::vocabulary::{Direction, Disposition};
+
+fn settings(node: &str) -> Settings {
+    Settings {
+        window: Duration::from_secs(86_400),
+        query_timeout: Duration::from_millis(150),
+        pool_size: 2,
+        cache_size: 1000,
+        sync_interval: Some(Duration::from_millis(50)),
+        node: Arc::from(node),
+    }
+}
+
+fn key(number: &str) -> NumberKey {
+    NumberKey::from_stored(number).unwrap()
+}
+
+fn contact(number: &str, agent: &str, direction: Direction, age: Duration, node: &str) -> Contact {
+    let started_at = now_ms() - age.as_millis() as i64;
+    Contact {
+        number: key(number),
+        agent: Agent { id: Arc::from(agent), interface: Arc::from(format!("PJSIP/{agent}").as_str()) },
+        direction,
+        disposition: Disposition::Answered,
+        started_at,
+        node: Arc::from(node),
+        call_id: format!("{node}:{number}:{agent}:{started_at}"),
+    }
+}
+
+fn lookup(number: &str, window: Duration) -> Lookup {
+    Lookup {
+        key: key(number),
+        window,
+        filter: Filter { direction: None, outbound_dispositions: vec![Disposition::Answered] },
+        first: false,
+    }
+}
+
+fn agent_of(result: Result<Option<Contact>, LookupError>) -> Option<String> {
+    result.expect("lookup").map(|c| c.agent.id.to_string())
+}
+
+fn wait_until(timeout: Duration, check: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    check()
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[test]
+fn a_learned_contact_routes_at_once_and_is_written() {
+    let store = Arc::new(MemoryStore::default());
+    let history = History::start(settings("a"), store.clone());
+    history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    let started = Instant::now();
+    assert_eq!(
+        history.cached(&lookup("9123456789", HOUR)).flatten().map(|c| c.agent.id.to_string()),
+        Some("101".into())
+    );
+    assert!(started.elapsed() < Duration::from_millis(5), "a hit touches no store");
+    assert!(wait_until(Duration::from_secs(2), || store.len() == 1), "the writer stores it");
+    assert_eq!(store.reads.load(Ordering::SeqCst), 0);
+    history.stop();
+}
+
+#[test]
+fn a_miss_reads_the_store_once_then_hits() {
+    let store = Arc::new(MemoryStore::default());
+    store.insert(&[contact("9123456789", "102", Direction::Outbound, HOUR / 2, "b")], HOUR).unwrap();
+    let history = History::start(settings("a"), store.clone());
+    assert_eq!(history.cached(&lookup("9123456789", HOUR)), None);
+    assert_eq!(agent_of(history.fetch(&lookup("9123456789", HOUR))), Some("102".into()));
+    assert_eq!(agent_of(history.lookup(&lookup("9123456789", HOUR))), Some("102".into()));
+    assert_eq!(agent_of(history.lookup(&lookup("9123456789", Duration::from_secs(60)))), None, "outside the window");
+    assert_eq!(store.reads.load(Ordering::SeqCst), 1, "one read served all three");
+    assert_eq!(agent_of(history.lookup(&lookup("9000000000", HOUR))), None);
+    assert_eq!(agent_of(history.lookup(&lookup("9000000000", HOUR))), None);
+    assert_eq!(store.reads.load(Ordering::SeqCst), 2, "a negative answer is cached too");
+    let snapshot = history.snapshot();
+    assert_eq!((snapshot.lookups, snapshot.misses), (5, 2));
+    history.stop();
+}
+
+#[test]
+fn a_database_outage_answers_within_the_timeout_and_loses_nothing() {
+    let store = Arc::new(MemoryStore::default());
+    let history = History::start(settings("a"), store.clone());
+    store.down.store(true, Ordering::SeqCst);
+    for i in 0..20 {
+        let started = Instant::now();
+        let result = history.lookup(&lookup(&format!("90000000{i:02}"), HOUR));
+        assert!(result.is_err(), "{result:?}");
+        assert!(started.elapsed() < Duration::from_millis(300), "waited {:?}", started.elapsed());
+    }
+    assert!(matches!(history.snapshot().health, Health::Open { .. }), "the breaker opened");
+    for i in 0..50 {
+        history.learn(contact("9123456789", &format!("1{i:02}"), Direction::Inbound, Duration::from_secs(60 - i), "a"));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(store.len(), 0);
+    assert_eq!(history.snapshot().pending, 50);
+    assert_eq!(agent_of(history.lookup(&lookup("9123456789", HOUR))), Some("149".into()), "live contacts still route");
+    store.down.store(false, Ordering::SeqCst);
+    assert!(wait_until(Duration::from_secs(10), || store.len() == 50), "written once the database is back");
+    assert!(
+        wait_until(Duration::from_secs(2), || history.snapshot().health == Health::Up),
+        "the breaker closed by itself"
+    );
+    assert_eq!(history.snapshot().dropped, 0);
+    assert_eq!(agent_of(history.lookup(&lookup("9000000001", HOUR))), None, "lookups work again");
+    history.stop();
+}
+
+#[test]
+fn a_slow_database_never_holds_a_call_past_the_timeout() {
+    let store = Arc::new(MemoryStore::default());
+    store.delay_ms.store(400, Ordering::SeqCst);
+    let history = History::start(settings("a"), store.clone());
+    let started = Instant::now();
+    assert_eq!(history.fetch(&lookup("9123456789", HOUR)), Err(LookupError::Timeout));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(140) && waited < Duration::from_millis(250), "{waited:?}");
+    // The read finished after the caller gave up, and filled the cache.
+    assert!(wait_until(Duration::from_secs(2), || history.cached(&lookup("9123456789", HOUR)).is_some()));
+    store.delay_ms.store(0, Ordering::SeqCst);
+    history.stop();
+}
+
+#[test]
+fn contacts_written_by_another_server_reach_the_cache() {
+    let store = Arc::new(MemoryStore::default());
+    let here = History::start(settings("a"), store.clone());
+    let there = History::start(settings("b"), store.clone());
+    // Cached before this server's poller started following the table.
+    assert_eq!(agent_of(here.lookup(&lookup("9000000001", HOUR))), None);
+    there.learn(contact("9000000001", "106", Direction::Outbound, Duration::from_secs(5), "b"));
+    assert!(
+        wait_until(Duration::from_secs(3), || agent_of(here.lookup(&lookup("9000000001", HOUR))).is_some()),
+        "an answer cached before the poller started is not trusted over the store"
+    );
+    // Cached while the poller follows the table: the merge alone updates it.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(agent_of(here.lookup(&lookup("9123456789", HOUR))), None, "cached as having no history");
+    let reads = store.reads.load(Ordering::SeqCst);
+    there.learn(contact("9123456789", "107", Direction::Outbound, Duration::from_secs(5), "b"));
+    assert!(
+        wait_until(Duration::from_secs(3), || here.cached(&lookup("9123456789", HOUR)).flatten().is_some()),
+        "the poller merged the other server's contact into the cached negative answer"
+    );
+    assert_eq!(store.reads.load(Ordering::SeqCst), reads, "without reading the number again");
+    here.stop();
+    there.stop();
+}
+
+#[test]
+fn first_agent_over_a_long_history() {
+    let store = Arc::new(MemoryStore::default());
+    let rows: Vec<Contact> = (0..100)
+        .map(|i| {
+            contact("9123456789", &format!("{}", 200 + i), Direction::Inbound, Duration::from_secs(3000 - i * 10), "b")
+        })
+        .collect();
+    store.insert(&rows, HOUR).unwrap();
+    let history = History::start(settings("a"), store);
+    let first = Lookup { first: true, ..lookup("9123456789", HOUR) };
+    assert_eq!(agent_of(history.lookup(&first)), Some("200".into()));
+    assert_eq!(agent_of(history.lookup(&lookup("9123456789", HOUR))), Some("299".into()));
+    history.stop();
+}
+
+#[test]
+fn reconfiguring_keeps_pending_contacts() {
+    let old_store = Arc::new(MemoryStore::default());
+    old_store.down.store(true, Ordering::SeqCst);
+    let history = History::start(settings("a"), old_store.clone());
+    history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    std::thread::sleep(Duration::from_millis(100));
+    let new_store = Arc::new(MemoryStore::default());
+    history.reconfigure(settings("a"), Some(new_store.clone()), false);
+    assert!(wait_until(Duration::from_secs(3), || new_store.len() == 1), "the pending contact went to the new store");
+    assert!(old_store.is_empty());
+    history.stop();
+}

@@ -1,0 +1,165 @@
+//! The arguments of LAST_AGENT / STICKY_ROUTE and which contacts answer them.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use super::contact::Contact;
+use super::vocabulary::{Direction, Disposition};
+use crate::config::value::parse_duration_in;
+
+/// `options` of the functions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `i` or `o`; both or neither means either direction.
+    pub direction: Option<Direction>,
+    /// `f`: the first agent in the window instead of the last.
+    pub first: bool,
+    /// `n`: answer with the interface instead of the id.
+    pub interface: bool,
+}
+
+pub fn parse_options(text: &str) -> Result<Options, String> {
+    let mut options = Options::default();
+    let (mut inbound, mut outbound) = (false, false);
+    for c in text.trim().chars() {
+        match c {
+            'i' => inbound = true,
+            'o' => outbound = true,
+            'f' => options.first = true,
+            'n' => options.interface = true,
+            other => return Err(format!("unknown option '{}'", other.escape_debug())),
+        }
+    }
+    options.direction = match (inbound, outbound) {
+        (true, false) => Some(Direction::Inbound),
+        (false, true) => Some(Direction::Outbound),
+        _ => None,
+    };
+    Ok(options)
+}
+
+/// An empty window means the configured default.
+pub fn parse_window(text: &str, default: Duration) -> Result<Duration, String> {
+    if text.trim().is_empty() {
+        return Ok(default);
+    }
+    parse_duration_in(text, Duration::from_secs(1), Duration::from_secs(366 * 86_400))
+        .map_err(|error| format!("bad window: {error}"))
+}
+
+/// `number[,window[,options]]`, split as Asterisk splits function arguments
+/// (on commas; a fourth argument is an error rather than ignored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arguments {
+    pub number: String,
+    pub window: Duration,
+    pub options: Options,
+}
+
+pub fn parse_arguments(data: &str, default_window: Duration) -> Result<Arguments, String> {
+    let parts: Vec<&str> = data.split(',').collect();
+    if parts.len() > 3 {
+        return Err(format!("expected number[,window[,options]], got {} arguments", parts.len()));
+    }
+    let window = parse_window(parts.get(1).copied().unwrap_or(""), default_window)?;
+    let options = parse_options(parts.get(2).copied().unwrap_or(""))?;
+    Ok(Arguments { number: parts[0].trim().to_string(), window, options })
+}
+
+/// What one lookup asks of the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub direction: Option<Direction>,
+    pub outbound_dispositions: Vec<Disposition>,
+}
+
+impl Filter {
+    /// Inbound contacts count when answered; outbound ones with the
+    /// configured dispositions.
+    pub fn accepts(&self, contact: &Contact) -> bool {
+        if self.direction.is_some_and(|direction| direction != contact.direction) {
+            return false;
+        }
+        match contact.direction {
+            Direction::Inbound => contact.disposition == Disposition::Answered,
+            Direction::Outbound => self.outbound_dispositions.contains(&contact.disposition),
+        }
+    }
+}
+
+/// The answer among `contacts` (newest first) that started at or after `since`.
+pub fn select<'a>(contacts: &'a [Contact], since: i64, filter: &Filter, first: bool) -> Option<&'a Contact> {
+    let mut matching = contacts.iter().filter(|c| c.started_at >= since && filter.accepts(c));
+    if first {
+        matching.next_back()
+    } else {
+        matching.next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::routing::agent::Agent;
+    use crate::routing::number::NumberKey;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    #[test]
+    fn arguments_and_defaults() {
+        let args = parse_arguments("+79123456789", DAY).unwrap();
+        assert_eq!(args.window, DAY);
+        assert_eq!(args.options, Options::default());
+        let args = parse_arguments("79123456789,30m,o", DAY).unwrap();
+        assert_eq!(args.window, Duration::from_secs(1800));
+        assert_eq!(args.options.direction, Some(Direction::Outbound));
+        let args = parse_arguments("79123456789,,fn", DAY).unwrap();
+        assert!(args.options.first && args.options.interface);
+        assert_eq!(parse_options("io").unwrap().direction, None);
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        assert!(parse_arguments("1,2,3,4", DAY).is_err());
+        assert!(parse_arguments("1,forever", DAY).is_err());
+        assert!(parse_arguments("1,0", DAY).is_err());
+        assert!(parse_arguments("1,1h,x", DAY).is_err());
+        assert!(parse_arguments("1,1h,i;", DAY).is_err());
+    }
+
+    fn contact(agent: &str, direction: Direction, disposition: Disposition, at: i64) -> Contact {
+        Contact {
+            number: NumberKey::from_stored("9123456789").unwrap(),
+            agent: Agent { id: Arc::from(agent), interface: Arc::from(format!("PJSIP/{agent}").as_str()) },
+            direction,
+            disposition,
+            started_at: at,
+            node: Arc::from("n"),
+            call_id: format!("{agent}{at}"),
+        }
+    }
+
+    #[test]
+    fn selection_by_direction_disposition_window_and_order() {
+        let filter = |direction| Filter {
+            direction,
+            outbound_dispositions: vec![Disposition::Answered, Disposition::NoAnswer, Disposition::Busy],
+        };
+        // newest first
+        let history = vec![
+            contact("104", Direction::Inbound, Disposition::NoAnswer, 500),
+            contact("103", Direction::Outbound, Disposition::Failed, 400),
+            contact("102", Direction::Outbound, Disposition::Busy, 300),
+            contact("101", Direction::Inbound, Disposition::Answered, 200),
+            contact("100", Direction::Outbound, Disposition::Answered, 100),
+        ];
+        let agent = |c: Option<&Contact>| c.map(|c| c.agent.id.to_string());
+        assert_eq!(agent(select(&history, 0, &filter(None), false)), Some("102".into()));
+        assert_eq!(agent(select(&history, 0, &filter(Some(Direction::Inbound)), false)), Some("101".into()));
+        assert_eq!(agent(select(&history, 0, &filter(None), true)), Some("100".into()));
+        assert_eq!(agent(select(&history, 150, &filter(None), true)), Some("101".into()));
+        assert_eq!(agent(select(&history, 350, &filter(None), false)), None);
+    }
+}

@@ -1,0 +1,239 @@
+//! Real database servers for the tests, each private to one test: its own
+//! data directory inside the root and its own port, stopped when dropped.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::root::{root, Root};
+use super::wait_for;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postgres,
+    MariaDb,
+}
+
+pub struct Server {
+    root: &'static Root,
+    pub kind: Kind,
+    pub port: u16,
+    dir_inside: String,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn user_ids(root: &Root, user: &str) -> (u32, u32) {
+    let passwd = fs::read_to_string(root.host_path("/etc/passwd")).expect("passwd");
+    let line = passwd.lines().find(|l| l.starts_with(&format!("{user}:"))).unwrap_or_else(|| panic!("no user {user}"));
+    let fields: Vec<&str> = line.split(':').collect();
+    (fields[2].parse().unwrap(), fields[3].parse().unwrap())
+}
+
+fn chown(path: &std::path::Path, (uid, gid): (u32, u32)) {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown");
+}
+
+fn postgres_bin(root: &Root) -> String {
+    let dir = fs::read_dir(root.host_path("/usr/lib/postgresql")).expect("PostgreSQL in the root");
+    let version = dir.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).max().unwrap();
+    format!("/usr/lib/postgresql/{version}/bin")
+}
+
+impl Server {
+    /// Initialises and starts a server for `test`.
+    pub fn start(kind: Kind, test: &str) -> Server {
+        let root = root();
+        let dir_inside = format!("/srv/res-sticky-tests/db-{test}-{}", std::process::id());
+        let dir = root.host_path(&dir_inside);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("database dir");
+        let port = super::asterisk::free_port();
+        let mut server = Server { root, kind, port, dir_inside, dir, child: None };
+        server.initialise();
+        server.run();
+        server
+    }
+
+    fn initialise(&self) {
+        let output = match self.kind {
+            Kind::Postgres => {
+                chown(&self.dir, user_ids(self.root, "postgres"));
+                Command::new("chroot")
+                    .arg("--userspec=postgres:postgres")
+                    .arg(&self.root.path)
+                    .arg(format!("{}/initdb", postgres_bin(self.root)))
+                    .args([
+                        "-D",
+                        &format!("{}/data", self.dir_inside),
+                        "-A",
+                        "trust",
+                        "-U",
+                        "sticky",
+                        "--no-sync",
+                        "-E",
+                        "UTF8",
+                    ])
+                    .output()
+            }
+            Kind::MariaDb => Command::new("chroot")
+                .arg(&self.root.path)
+                .args([
+                    "mariadb-install-db",
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ])
+                .arg(format!("--datadir={}/data", self.dir_inside))
+                .output(),
+        }
+        .expect("running the database initialiser");
+        assert!(
+            output.status.success(),
+            "initialising {:?} failed: {}",
+            self.kind,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Starts the server process and waits until it accepts connections.
+    pub fn run(&mut self) {
+        let log = fs::File::create(self.dir.join("server.log")).expect("server log");
+        let mut command = Command::new("chroot");
+        match self.kind {
+            Kind::Postgres => {
+                command
+                    .arg("--userspec=postgres:postgres")
+                    .arg(&self.root.path)
+                    .arg(format!("{}/postgres", postgres_bin(self.root)))
+                    .args([
+                        "-D",
+                        &format!("{}/data", self.dir_inside),
+                        "-p",
+                        &self.port.to_string(),
+                        "-k",
+                        &self.dir_inside,
+                        "-c",
+                        "listen_addresses=127.0.0.1",
+                        "-c",
+                        "fsync=off",
+                        "-c",
+                        "max_connections=60",
+                    ]);
+            }
+            Kind::MariaDb => {
+                command.arg(&self.root.path).arg("mariadbd").args([
+                    "--user=root",
+                    &format!("--datadir={}/data", self.dir_inside),
+                    &format!("--port={}", self.port),
+                    "--bind-address=127.0.0.1",
+                    &format!("--socket={}/mysqld.sock", self.dir_inside),
+                    &format!("--pid-file={}/mysqld.pid", self.dir_inside),
+                    "--skip-log-bin",
+                    "--innodb-flush-log-at-trx-commit=0",
+                    "--innodb-buffer-pool-size=32M",
+                ]);
+            }
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting the server");
+        self.child = Some(child);
+        let ready = wait_for(Duration::from_secs(30), || self.sql_try("SELECT 1").ok().map(|_| ()));
+        assert!(
+            ready.is_some(),
+            "{:?} did not start:\n{}",
+            self.kind,
+            fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        );
+        if self.kind == Kind::MariaDb {
+            self.sql("CREATE DATABASE IF NOT EXISTS sticky");
+        }
+    }
+
+    /// Stops the server (a fast shutdown) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            if wait_for(Duration::from_secs(20), || child.try_wait().ok().flatten()).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    /// The ODBC connection string for sticky.conf (semicolons escaped).
+    pub fn dsn_for_conf(&self) -> String {
+        self.connection_string().replace(';', "\\;")
+    }
+
+    pub fn connection_string(&self) -> String {
+        match self.kind {
+            Kind::Postgres => format!(
+                "Driver=PostgreSQL Unicode;Server=127.0.0.1;Port={};Database=postgres;Uid=sticky;Pwd=unused",
+                self.port
+            ),
+            Kind::MariaDb => {
+                format!(
+                    "Driver=MariaDB Unicode;Server=127.0.0.1;Port={};Database=sticky;User=root;Password=",
+                    self.port
+                )
+            }
+        }
+    }
+
+    /// Runs SQL with the server's own client; the rows as `|`-separated lines.
+    pub fn sql_try(&self, sql: &str) -> Result<String, String> {
+        let output = match self.kind {
+            Kind::Postgres => self.root.run(
+                "psql",
+                &["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "sticky", "-d", "postgres", "-At", "-c", sql],
+            ),
+            Kind::MariaDb => self.root.run(
+                "mariadb",
+                &[
+                    "-h",
+                    "127.0.0.1",
+                    "-P",
+                    &self.port.to_string(),
+                    "-uroot",
+                    "--batch",
+                    "--skip-column-names",
+                    "-e",
+                    sql,
+                ],
+            ),
+        };
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).replace('\t', "|"))
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    pub fn sql(&self, sql: &str) -> String {
+        self.sql_try(sql).unwrap_or_else(|e| panic!("{:?}: {sql}: {e}", self.kind))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Runs SQL against an instance's embedded SQLite history file.
+pub fn sqlite(asterisk: &super::Asterisk, sql: &str) -> String {
+    let file = format!("{}/db/sticky.sqlite3", asterisk.dir_inside);
+    let output = root().run("sqlite3", &[&file, sql]);
+    assert!(output.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
