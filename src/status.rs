@@ -50,7 +50,11 @@ pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot)
     line("Node:", node.to_string());
     line("Uptime:", format_duration(Duration::from_secs(snapshot.uptime.as_secs())));
     line("History database:", dsn_shown.to_string());
-    line("Database:", format!("{} ({})", health(&history.health), history.database));
+    let database = match (&history.health, history.database.as_str()) {
+        (Health::Up, "not connected yet") => "not connected yet".to_string(),
+        (health_now, name) => format!("{} ({name})", health(health_now)),
+    };
+    line("Database:", database);
     line(
         "Pool:",
         format!("{} of {} connections in use (at most {})", history.pool.0, history.pool.1, general.pool_size),

@@ -34,7 +34,12 @@ fn loads_and_reports_status() {
     assert_eq!(field(&status, "Configuration"), "sticky.conf (0 reloads)", "{status}");
     assert_eq!(field(&status, "Window"), "1d", "{status}");
     assert_eq!(field(&status, "Query timeout"), "250ms", "{status}");
-    assert!(status.contains("sticky.sqlite3 (embedded default)"), "{status}");
+    assert!(status.contains("/db/sticky.sqlite3;Timeout=2000 (embedded default)"), "{status}");
+    let database = common::wait_for(Duration::from_secs(5), || {
+        let status = asterisk.cli("sticky show status");
+        (field(&status, "Database") == "up (SQLite)").then_some(())
+    });
+    assert!(database.is_some(), "the sync poller connects within a second: {}", asterisk.cli("sticky show status"));
     assert_eq!(field(&status, "Node"), asterisk.name, "systemname is the node");
     assert!(asterisk.log().contains("res_sticky loaded"), "load message in the log");
 }
