@@ -5,23 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Asterisk, Options};
+use common::{field, Asterisk, Options};
 
 const GOOD: &str = "[general]\nwindow = 1d\nquery_timeout = 250ms\n";
 
 fn status(asterisk: &Asterisk) -> String {
     asterisk.cli("sticky show status")
-}
-
-/// The value of one `Label: value` line of `sticky show status`.
-fn field(status: &str, label: &str) -> String {
-    let prefix = format!("{label}:");
-    status
-        .lines()
-        .map(str::trim)
-        .find_map(|line| line.strip_prefix(&prefix))
-        .map(|value| value.trim().to_string())
-        .unwrap_or_else(|| panic!("no '{label}' in:\n{status}"))
 }
 
 #[test]

@@ -7,98 +7,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::ami::{Ami, Message};
-use common::root::manifest_dir;
-use common::{Asterisk, Options};
+use common::ami::Ami;
+use common::calls::*;
+use common::{field, Asterisk};
 
 const CLIENT: &str = "79123456789";
-const WAIT: Duration = Duration::from_secs(20);
-
-pub fn routing_options(sticky: &str) -> Options {
-    let dir = manifest_dir().join("tests/asterisk/routing");
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    Options::sticky(sticky).file("extensions.conf", &read("extensions.conf")).file("queues.conf", &read("queues.conf"))
-}
-
-fn default_sticky() -> String {
-    std::fs::read_to_string(manifest_dir().join("tests/asterisk/routing/sticky.conf")).unwrap()
-}
 
 fn start(test: &str) -> (Asterisk, Ami) {
-    let asterisk = Asterisk::start(test, routing_options(&default_sticky()));
-    let ami = asterisk.ami();
-    for agent in ["101", "102", "103"] {
-        set_state(&asterisk, agent, "NOT_INUSE");
-    }
-    (asterisk, ami)
-}
-
-/// The client calls the sticky entry point; returns that call's StickyRoute event.
-fn client_calls(ami: &Ami, client: &str, variables: &[(&str, &str)]) -> Message {
-    let before = ami.all(|m| m.is_user_event("StickyRoute")).len();
-    ami.originate(&format!("Local/{client}@client"), "sticky-in", "100", &format!("\"Client\" <{client}>"), variables);
-    let events = ami.wait_nth(before + 1, WAIT, |m| m.is_user_event("StickyRoute"));
-    assert!(events.len() > before, "no StickyRoute event for {client}");
-    events[before].clone()
-}
-
-/// A client's call answered by `agent` directly (an inbound contact).
-fn inbound(asterisk: &Asterisk, ami: &Ami, client: &str, agent: &str) {
-    let before = learned_count(asterisk);
-    ami.originate(&format!("Local/{client}@client"), "direct-in", agent, &format!("<{client}>"), &[]);
-    learned(asterisk, before + 1);
-}
-
-/// `agent` calls the client (an outbound contact); `context` decides how the client answers.
-fn outbound(asterisk: &Asterisk, ami: &Ami, agent: &str, client: &str, context: &str) -> String {
-    let before = learned_count(asterisk);
-    let done_before = ami.all(|m| m.is_user_event("OutboundDone")).len();
-    ami.originate(
-        &format!("Local/{agent}@agents"),
-        "agent-out",
-        client,
-        &format!("<{agent}>"),
-        &[("CLIENT_CONTEXT", context), ("DIAL_TIMEOUT", "2"), ("TALK", "4")],
-    );
-    let done = ami.wait_nth(done_before + 1, WAIT, |m| m.is_user_event("OutboundDone"));
-    assert!(done.len() > done_before, "the outbound call did not finish");
-    learned(asterisk, before + 1);
-    done[done_before].get("DialStatus").unwrap_or_default().to_string()
-}
-
-fn agent_rang(ami: &Ami, agent: &str, count: usize) -> bool {
-    ami.wait_nth(count, WAIT, |m| m.is_user_event("AgentRang") && m.get("Agent") == Some(agent)).len() >= count
-}
-
-fn field(status: &str, label: &str) -> String {
-    let prefix = format!("{label}:");
-    status
-        .lines()
-        .map(str::trim)
-        .find_map(|line| line.strip_prefix(&prefix))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn learned_count(asterisk: &Asterisk) -> u64 {
-    field(&asterisk.cli("sticky show status"), "Contacts learned").parse().unwrap_or(0)
-}
-
-/// Waits until the module has learned `count` contacts in all.
-fn learned(asterisk: &Asterisk, count: u64) {
-    let ok = common::wait_for(WAIT, || (learned_count(asterisk) >= count).then_some(()));
-    assert!(ok.is_some(), "fewer than {count} contacts learned:\n{}", asterisk.cli("sticky show status"));
-}
-
-fn writes_done(asterisk: &Asterisk) {
-    let ok = common::wait_for(WAIT, || {
-        field(&asterisk.cli("sticky show status"), "Writes pending").starts_with("0 ").then_some(())
-    });
-    assert!(ok.is_some(), "contacts not written:\n{}", asterisk.cli("sticky show status"));
-}
-
-fn set_state(asterisk: &Asterisk, agent: &str, state: &str) {
-    asterisk.cli(&format!("devstate change Custom:agent{agent} {state}"));
+    start_routing(test, &routing_sticky())
 }
 
 #[test]
@@ -152,7 +68,7 @@ fn an_agent_who_called_the_client_gets_the_callback() {
         );
     }
     // FAILED outbound calls are not in outbound_dispositions.
-    asterisk.write_config("sticky.conf", &format!("{}outbound_dispositions = ANSWERED\n", default_sticky()));
+    asterisk.write_config("sticky.conf", &format!("{}outbound_dispositions = ANSWERED\n", routing_sticky()));
     asterisk.cli("module reload res_sticky.so");
     assert_eq!(asterisk.eval("LAST_AGENT(79120000003,30m,o)"), "", "BUSY no longer counts");
     assert_eq!(asterisk.eval("LAST_AGENT(79120000001,30m,o)"), "103");

@@ -18,6 +18,8 @@ struct State {
     backoff: Duration,
     last_error: Option<String>,
     down_since: Option<Instant>,
+    /// A lookup was let through to test the database.
+    probing: bool,
 }
 
 #[derive(Debug)]
@@ -42,6 +44,7 @@ impl Default for Breaker {
                 backoff: FIRST_BACKOFF,
                 last_error: None,
                 down_since: None,
+                probing: false,
             }),
         }
     }
@@ -56,6 +59,7 @@ impl Breaker {
             None => true,
             Some(until) if Instant::now() >= until => {
                 state.open_until = Some(Instant::now() + state.backoff);
+                state.probing = true;
                 true
             }
             Some(_) => false,
@@ -68,6 +72,7 @@ impl Breaker {
         state.open_until = None;
         state.backoff = FIRST_BACKOFF;
         state.down_since = None;
+        state.probing = false;
     }
 
     /// Records a failure; returns true when this failure opened the breaker.
@@ -79,13 +84,18 @@ impl Breaker {
         if state.consecutive_failures < FAILURES_TO_OPEN {
             return false;
         }
-        let was_open = state.open_until.is_some();
-        if was_open {
-            // A failed probe: wait longer before the next one.
-            state.backoff = (state.backoff * 2).min(MAX_BACKOFF);
+        if state.open_until.is_none() {
+            state.open_until = Some(Instant::now() + state.backoff);
+            return true;
         }
-        state.open_until = Some(Instant::now() + state.backoff);
-        !was_open
+        // Only a failed probe pushes the next one further out; the writer's
+        // and the poller's retries do not keep lookups from probing.
+        if state.probing {
+            state.probing = false;
+            state.backoff = (state.backoff * 2).min(MAX_BACKOFF);
+            state.open_until = Some(Instant::now() + state.backoff);
+        }
+        false
     }
 
     pub fn is_open(&self) -> bool {
@@ -132,8 +142,9 @@ mod tests {
         for _ in 0..3 {
             breaker.failure("timeout");
         }
+        assert!(!breaker.failure("the writer failed too"), "already open");
         std::thread::sleep(FIRST_BACKOFF + Duration::from_millis(20));
-        assert!(breaker.allow(), "the probe");
+        assert!(breaker.allow(), "the writer's failure did not postpone the probe");
         assert!(!breaker.allow(), "only one probe per back-off");
         assert!(!breaker.failure("still down"), "already open");
         match breaker.health() {

@@ -97,25 +97,32 @@ struct Manager {
     login_timeout: u32,
 }
 
+/// A pooled connection. Not every driver reports a lost connection as
+/// dead (psqlODBC does not), so one whose statement failed is marked broken
+/// and the pool opens a new one instead of handing it out again.
+struct Link {
+    connection: Connection<'static>,
+    broken: bool,
+}
+
 impl r2d2::ManageConnection for Manager {
-    type Connection = Connection<'static>;
+    type Connection = Link;
     type Error = odbc_api::Error;
 
-    fn connect(&self) -> Result<Connection<'static>, odbc_api::Error> {
+    fn connect(&self) -> Result<Link, odbc_api::Error> {
         let options = ConnectionOptions { login_timeout_sec: Some(self.login_timeout), packet_size: None };
-        environment()?.connect_with_connection_string(&self.connection_string, options)
+        let connection = environment()?.connect_with_connection_string(&self.connection_string, options)?;
+        Ok(Link { connection, broken: false })
     }
 
-    fn is_valid(&self, _: &mut Connection<'static>) -> Result<(), odbc_api::Error> {
+    fn is_valid(&self, _: &mut Link) -> Result<(), odbc_api::Error> {
         Ok(())
     }
 
-    fn has_broken(&self, connection: &mut Connection<'static>) -> bool {
-        connection.is_dead().unwrap_or(true)
+    fn has_broken(&self, link: &mut Link) -> bool {
+        link.broken || link.connection.is_dead().unwrap_or(true)
     }
 }
-
-type Pooled = r2d2::PooledConnection<Manager>;
 
 pub struct OdbcStore {
     pool: r2d2::Pool<Manager>,
@@ -130,7 +137,8 @@ fn seconds(timeout: Duration) -> usize {
 }
 
 fn query_error(error: odbc_api::Error) -> StoreError {
-    StoreError::Query(error.to_string().lines().next().unwrap_or("unknown error").to_string())
+    let text = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+    StoreError::Query(text.chars().take(240).collect())
 }
 
 /// Whether an error is a unique-key violation (SQLSTATE class 23).
@@ -158,19 +166,30 @@ impl OdbcStore {
         OdbcStore { pool, dialect: OnceLock::new(), dbms: OnceLock::new(), schema: Mutex::new(false) }
     }
 
-    fn connection(&self, timeout: Duration) -> Result<(Pooled, Dialect), StoreError> {
+    /// Runs `work` on a pooled connection; a failure marks it broken.
+    fn with_connection<T>(
+        &self,
+        timeout: Duration,
+        work: impl FnOnce(&Connection<'static>, Dialect) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let connection = self.pool.get_timeout(timeout).map_err(|error| StoreError::Unavailable(error.to_string()))?;
-        let dialect = match self.dialect.get() {
-            Some(dialect) => *dialect,
-            None => {
-                let name = connection.database_management_system_name().map_err(query_error)?;
-                let _ = self.dbms.set(name.clone());
-                *self.dialect.get_or_init(|| Dialect::from_dbms_name(&name))
-            }
-        };
-        self.ensure_schema(&connection, dialect, timeout.saturating_sub(started.elapsed()))?;
-        Ok((connection, dialect))
+        let mut link = self.pool.get_timeout(timeout).map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        let result = (|| {
+            let dialect = match self.dialect.get() {
+                Some(dialect) => *dialect,
+                None => {
+                    let name = link.connection.database_management_system_name().map_err(query_error)?;
+                    let _ = self.dbms.set(name.clone());
+                    *self.dialect.get_or_init(|| Dialect::from_dbms_name(&name))
+                }
+            };
+            self.ensure_schema(&link.connection, dialect, timeout.saturating_sub(started.elapsed()))?;
+            work(&link.connection, dialect)
+        })();
+        if result.is_err() {
+            link.broken = true;
+        }
+        result
     }
 
     fn ensure_schema(
@@ -204,19 +223,51 @@ impl OdbcStore {
     }
 
     fn select(&self, sql: &str, key: &NumberKey, since: i64, timeout: Duration) -> Result<Vec<Contact>, StoreError> {
-        let (connection, _) = self.connection(timeout)?;
-        let key = key.as_str().into_parameter();
-        let cursor = connection.execute(sql, (&key, &since), Some(seconds(timeout))).map_err(query_error)?;
-        let mut contacts = Vec::new();
-        if let Some(cursor) = cursor {
-            read_rows(cursor, 0, &mut |_, contact| contacts.push(contact))?;
-        }
-        Ok(contacts)
+        self.with_connection(timeout, |connection, _| {
+            let key = key.as_str().into_parameter();
+            let cursor = connection.execute(sql, (&key, &since), Some(seconds(timeout))).map_err(query_error)?;
+            let mut contacts = Vec::new();
+            if let Some(cursor) = cursor {
+                read_rows(cursor, 0, &mut |_, contact| contacts.push(contact))?;
+            }
+            Ok(contacts)
+        })
     }
 }
 
 fn table_exists(connection: &Connection<'static>, timeout: Duration) -> bool {
     connection.execute("SELECT COUNT(*) FROM sticky_history WHERE 1 = 0", (), Some(seconds(timeout))).is_ok()
+}
+
+/// Inserts each contact with one prepared statement.
+fn insert_rows(
+    connection: &Connection<'static>,
+    dialect: Dialect,
+    contacts: &[Contact],
+    timeout: Duration,
+) -> Result<(), StoreError> {
+    let mut statement = connection.prepare(&dialect.insert()).map_err(query_error)?;
+    statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
+    for contact in contacts {
+        let params = (
+            &contact.number.as_str().into_parameter(),
+            &(*contact.agent.id).into_parameter(),
+            &(*contact.agent.interface).into_parameter(),
+            &contact.direction.as_str().into_parameter(),
+            &contact.disposition.as_str().into_parameter(),
+            &contact.started_at,
+            &(*contact.node).into_parameter(),
+            &contact.call_id.as_str().into_parameter(),
+        );
+        match statement.execute(params) {
+            Ok(_) => {}
+            // Without a dialect's insert-or-ignore, a duplicate call id is
+            // a unique-key violation: that contact is stored already.
+            Err(error) if dialect == Dialect::Generic && is_duplicate(&error) => {}
+            Err(error) => return Err(query_error(error)),
+        }
+    }
+    Ok(())
 }
 
 /// Reads rows of `[id,] number_key … call_id`; `offset` is 1 when an id column leads.
@@ -270,74 +321,54 @@ impl Store for OdbcStore {
         if contacts.is_empty() {
             return Ok(());
         }
-        let (connection, dialect) = self.connection(timeout)?;
-        let transactional = dialect != Dialect::Generic;
-        if transactional {
-            connection.set_autocommit(false).map_err(query_error)?;
-        }
-        let result = (|| {
-            let mut statement = connection.prepare(&dialect.insert()).map_err(query_error)?;
-            statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
-            for contact in contacts {
-                let params = (
-                    &contact.number.as_str().into_parameter(),
-                    &(*contact.agent.id).into_parameter(),
-                    &(*contact.agent.interface).into_parameter(),
-                    &contact.direction.as_str().into_parameter(),
-                    &contact.disposition.as_str().into_parameter(),
-                    &contact.started_at,
-                    &(*contact.node).into_parameter(),
-                    &contact.call_id.as_str().into_parameter(),
-                );
-                match statement.execute(params) {
-                    Ok(_) => {}
-                    Err(error) if !transactional && is_duplicate(&error) => {}
-                    Err(error) => return Err(query_error(error)),
-                }
+        self.with_connection(timeout, |connection, dialect| {
+            let transactional = dialect != Dialect::Generic;
+            if !transactional {
+                return insert_rows(connection, dialect, contacts, timeout);
             }
-            Ok(())
-        })();
-        if transactional {
+            connection.set_autocommit(false).map_err(query_error)?;
+            let result = insert_rows(connection, dialect, contacts, timeout);
             let finish = if result.is_ok() { connection.commit() } else { connection.rollback() };
             let restore = connection.set_autocommit(true);
             result?;
             finish.map_err(query_error)?;
-            restore.map_err(query_error)?;
-            return Ok(());
-        }
-        result
+            restore.map_err(query_error)
+        })
     }
 
     fn rows_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<Vec<Row>, StoreError> {
-        let (connection, dialect) = self.connection(timeout)?;
-        let sql = format!("SELECT id, {COLUMNS} FROM sticky_history WHERE id > ? ORDER BY id{}", dialect.limit(limit));
-        let cursor = connection.execute(&sql, &after, Some(seconds(timeout))).map_err(query_error)?;
-        let mut rows = Vec::new();
-        if let Some(cursor) = cursor {
-            read_rows(cursor, 1, &mut |id, contact| {
-                if rows.len() < limit {
-                    rows.push((id, contact))
-                }
-            })?;
-        }
-        Ok(rows)
+        self.with_connection(timeout, |connection, dialect| {
+            let sql =
+                format!("SELECT id, {COLUMNS} FROM sticky_history WHERE id > ? ORDER BY id{}", dialect.limit(limit));
+            let cursor = connection.execute(&sql, &after, Some(seconds(timeout))).map_err(query_error)?;
+            let mut rows = Vec::new();
+            if let Some(cursor) = cursor {
+                read_rows(cursor, 1, &mut |id, contact| {
+                    if rows.len() < limit {
+                        rows.push((id, contact))
+                    }
+                })?;
+            }
+            Ok(rows)
+        })
     }
 
     fn last_id(&self, timeout: Duration) -> Result<i64, StoreError> {
-        let (connection, _) = self.connection(timeout)?;
-        let cursor = connection
-            .execute("SELECT MAX(id) FROM sticky_history", (), Some(seconds(timeout)))
-            .map_err(query_error)?;
-        let mut last = 0;
-        if let Some(mut cursor) = cursor {
-            if let Some(mut row) = cursor.next_row().map_err(query_error)? {
-                let mut buffer = Vec::new();
-                if row.get_text(1, &mut buffer).map_err(query_error)? {
-                    last = String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(0);
+        self.with_connection(timeout, |connection, _| {
+            let cursor = connection
+                .execute("SELECT MAX(id) FROM sticky_history", (), Some(seconds(timeout)))
+                .map_err(query_error)?;
+            let mut last = 0;
+            if let Some(mut cursor) = cursor {
+                if let Some(mut row) = cursor.next_row().map_err(query_error)? {
+                    let mut buffer = Vec::new();
+                    if row.get_text(1, &mut buffer).map_err(query_error)? {
+                        last = String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(0);
+                    }
                 }
             }
-        }
-        Ok(last)
+            Ok(last)
+        })
     }
 
     fn describe(&self) -> String {

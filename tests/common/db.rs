@@ -131,6 +131,7 @@ impl Server {
                     &format!("--socket={}/mysqld.sock", self.dir_inside),
                     &format!("--pid-file={}/mysqld.pid", self.dir_inside),
                     "--skip-log-bin",
+                    "--skip-name-resolve",
                     "--innodb-flush-log-at-trx-commit=0",
                     "--innodb-buffer-pool-size=32M",
                 ]);
@@ -158,8 +159,10 @@ impl Server {
     /// Stops the server (a fast shutdown) and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // PostgreSQL's fast shutdown is SIGINT; MariaDB shuts down on SIGTERM.
+            let signal = if self.kind == Kind::Postgres { libc::SIGINT } else { libc::SIGTERM };
             // SAFETY: signalling our own child process.
-            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            unsafe { libc::kill(child.id() as i32, signal) };
             if wait_for(Duration::from_secs(20), || child.try_wait().ok().flatten()).is_none() {
                 let _ = child.kill();
                 let _ = child.wait();

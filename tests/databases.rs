@@ -1,0 +1,273 @@
+//! The history store against real databases: the embedded SQLite file,
+//! PostgreSQL and MariaDB (each test runs its own server), two Asterisk
+//! servers sharing one database, an outage during traffic, and CDR import.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::calls::*;
+use common::db::{sqlite, Kind, Server};
+use common::{wait_for, Asterisk};
+
+const CLIENT: &str = "79123456789";
+
+fn sticky_with(dsn: &str, extra: &str) -> String {
+    format!("{}dsn = {dsn}\n{extra}", routing_sticky())
+}
+
+/// The same cases on every database: contacts of both directions are
+/// written, survive a restart, answer every option, and the lookup is an
+/// index seek. `sql` runs SQL on the database itself.
+fn store_cases(test: &str, sticky: &str, sql: &dyn Fn(&Asterisk, &str) -> String, explain: &str, uses_index: &str) {
+    let (mut asterisk, ami) = start_routing(test, sticky);
+    outbound(&asterisk, &ami, "101", CLIENT, "client");
+    inbound(&asterisk, &ami, CLIENT, "102");
+    inbound(&asterisk, &ami, CLIENT, "103");
+    inbound(&asterisk, &ami, "74950001122", "101");
+    writes_done(&asterisk);
+    assert_eq!(sql(&asterisk, "SELECT count(*) FROM sticky_history").trim(), "4");
+    let rows = sql(
+        &asterisk,
+        "SELECT direction, agent_id FROM sticky_history WHERE number_key = '9123456789' ORDER BY started_at",
+    );
+    assert_eq!(rows.split_whitespace().collect::<Vec<_>>(), ["out|101", "in|102", "in|103"], "{rows}");
+    let plan = sql(&asterisk, explain);
+    assert!(plan.contains(uses_index), "the lookup uses the (number_key, started_at) index: {plan}");
+
+    drop(ami);
+    asterisk.restart();
+    assert_eq!(status_field(&asterisk, "Cache"), "0 of 200000 numbers");
+    assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT})")), "103");
+    assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT},1h,o)")), "101");
+    assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT},,f)")), "101");
+    assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT},,if)")), "102");
+    assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT},,n)")), "Local/103@agents");
+    assert_eq!(asterisk.eval("LAST_AGENT(84950001122)"), "101");
+    assert_eq!(asterisk.eval("LAST_AGENT(79990000000)"), "");
+    assert_eq!(asterisk.eval("LAST_AGENT(';DROP)"), "");
+    let status = asterisk.cli("sticky show status");
+    assert!(common::field(&status, "Database").starts_with("up ("), "{status}");
+    assert_eq!(sql(&asterisk, "SELECT count(*) FROM sticky_history").trim(), "4", "the table is intact");
+    let history = asterisk.cli(&format!("sticky show history {CLIENT}"));
+    assert!(history.contains("3 contacts"), "{history}");
+}
+
+#[test]
+fn sqlite_store() {
+    store_cases(
+        "sqlite",
+        &routing_sticky(),
+        &|asterisk, query| sqlite(asterisk, query),
+        "EXPLAIN QUERY PLAN SELECT agent_id FROM sticky_history WHERE number_key = '9123456789' \
+         AND started_at >= 0 ORDER BY started_at DESC",
+        "USING INDEX sticky_history_number",
+    );
+}
+
+#[test]
+fn postgres_store() {
+    let server = Server::start(Kind::Postgres, "pgstore");
+    store_cases(
+        "pgstore",
+        &sticky_with(&server.dsn_for_conf(), ""),
+        &|_, query| server.sql(query),
+        "SET enable_seqscan = off; EXPLAIN SELECT agent_id FROM sticky_history WHERE number_key = '9123456789' \
+         AND started_at >= 0 ORDER BY started_at DESC",
+        "sticky_history_number",
+    );
+}
+
+#[test]
+fn mariadb_store() {
+    let server = Server::start(Kind::MariaDb, "mystore");
+    store_cases(
+        "mystore",
+        &sticky_with(&server.dsn_for_conf(), ""),
+        &|_, query| server.sql(&format!("USE sticky; {query}")),
+        "EXPLAIN SELECT agent_id FROM sticky_history WHERE number_key = '9123456789' \
+         AND started_at >= 0 ORDER BY started_at DESC",
+        "sticky_history_number",
+    );
+}
+
+#[test]
+fn two_servers_share_one_postgres() {
+    let server = Server::start(Kind::Postgres, "shared");
+    let sticky = sticky_with(&server.dsn_for_conf(), "sync_interval = 500ms\n");
+    let (one, one_ami) = start_routing("shared-one", &sticky);
+    let (two, two_ami) = start_routing("shared-two", &sticky);
+    // A contact made on one routes the callback that arrives on two.
+    inbound(&one, &one_ami, CLIENT, "102");
+    writes_done(&one);
+    let callback = client_calls(&two_ami, CLIENT, &[]);
+    assert_eq!((callback.get("Status"), callback.get("Agent")), (Some("ROUTED"), Some("102")), "{callback:?}");
+    // Two has cached "no history" for a number; one then calls it: the
+    // poller brings the contact over without two reading the number again.
+    assert_eq!(two.eval("LAST_AGENT(79120000042)"), "");
+    let misses = status_field(&two, "Hits / misses");
+    outbound(&one, &one_ami, "101", "79120000042", "client");
+    writes_done(&one);
+    let seen = wait_for(Duration::from_secs(5), || (two.eval("LAST_AGENT(79120000042)") == "101").then_some(()));
+    assert!(seen.is_some(), "the other server's contact reached the cache");
+    let after = status_field(&two, "Hits / misses");
+    assert_eq!(misses.split('/').nth(1), after.split('/').nth(1), "no further store read: {misses} -> {after}");
+    let nodes = server.sql("SELECT node, count(*) FROM sticky_history GROUP BY node ORDER BY node");
+    assert_eq!(nodes.trim(), format!("{}|2\n{}|1", one.name, two.name), "the routed callback was learned on two");
+    assert!(two.cli(&format!("sticky show history {CLIENT}")).contains(&one.name));
+}
+
+#[test]
+fn a_database_outage_never_holds_a_call_and_loses_nothing() {
+    let mut server = Server::start(Kind::Postgres, "outage");
+    let sticky = sticky_with(&server.dsn_for_conf(), "query_timeout = 250ms\n");
+    let (asterisk, ami) = start_routing("outage", &sticky);
+    inbound(&asterisk, &ami, CLIENT, "102");
+    writes_done(&asterisk);
+    server.stop();
+
+    // Calls during the outage: the known client is still routed from the
+    // cache, unknown ones go to the fallback; nobody waits past the timeout.
+    let mut worst = 0;
+    let mut statuses = Vec::new();
+    let started = Instant::now();
+    for i in 0..30 {
+        let client = format!("7912000{i:04}");
+        let call = client_calls(&ami, &client, &[("NOQUEUE", "1")]);
+        worst = worst.max(call.get("Elapsed").unwrap().parse::<i64>().unwrap());
+        statuses.push(call.get("Status").unwrap().to_string());
+    }
+    let known = client_calls(&ami, CLIENT, &[]);
+    assert_eq!(known.get("Status"), Some("ROUTED"), "a cached client is routed during the outage");
+    learned(&asterisk, 2);
+    assert!(statuses.iter().all(|s| s == "ERROR"), "{statuses:?}");
+    let greetings = ami.wait_nth(30, WAIT, |m| m.is_user_event("Greeting")).len();
+    assert_eq!(greetings, 30, "every call reached the fallback");
+    println!("outage: 30 calls in {:?}, worst STICKY_ROUTE wait {worst} ms (query_timeout 250 ms)", started.elapsed());
+    assert!(worst <= 300, "a call waited {worst} ms");
+    assert!(status_field(&asterisk, "Database").starts_with("DOWN"), "{}", asterisk.cli("sticky show status"));
+
+    // Contacts learned while the database is down are kept...
+    for agent in ["101", "103"] {
+        inbound(&asterisk, &ami, &format!("7955500{agent}0"), agent);
+    }
+    outbound(&asterisk, &ami, "101", "79555000999", "client");
+    assert!(status_field(&asterisk, "Writes pending").starts_with("4 "), "{}", asterisk.cli("sticky show status"));
+    assert_eq!(asterisk.eval("LAST_AGENT(79555001030)"), "103", "and route at once");
+
+    // ...and written when it is back; the breaker closes by itself.
+    server.run();
+    writes_done(&asterisk);
+    let up =
+        wait_for(Duration::from_secs(20), || (status_field(&asterisk, "Database") == "up (PostgreSQL)").then_some(()));
+    assert!(up.is_some(), "{}", asterisk.cli("sticky show status"));
+    assert_eq!(server.sql("SELECT count(*) FROM sticky_history").trim(), "5", "the routed callback and 3 more");
+    assert!(status_field(&asterisk, "Writes pending").ends_with("0 dropped)"));
+    let after = client_calls(&ami, "79120000000", &[("NOQUEUE", "1")]);
+    assert_eq!(after.get("Status"), Some("NOHISTORY"), "lookups work again");
+    assert!(asterisk.log().contains("history database is back"));
+}
+
+#[test]
+fn import_cdr_backfills_from_a_freepbx_cdr_table() {
+    let server = Server::start(Kind::Postgres, "import");
+    server.sql(
+        "CREATE TABLE cdr (calldate timestamp NOT NULL, clid varchar(80), src varchar(80), dst varchar(80), \
+         dcontext varchar(80), channel varchar(80), dstchannel varchar(80), lastapp varchar(80), \
+         lastdata varchar(80), duration integer, billsec integer, disposition varchar(45), amaflags integer, \
+         accountcode varchar(20), uniqueid varchar(32), userfield varchar(255))",
+    );
+    let rows = [
+        // inbound, answered by 201 an hour ago
+        (
+            "1 hour",
+            "\"Ivan\" <79161112233>",
+            "79161112233",
+            "100",
+            "PJSIP/trunk-00000001",
+            "PJSIP/201-00000002",
+            "ANSWERED",
+            "1.1",
+        ),
+        // outbound by 202, no answer, two hours ago
+        (
+            "2 hours",
+            "\"202\" <202>",
+            "202",
+            "89162223344",
+            "PJSIP/202-00000003",
+            "PJSIP/trunk-00000004",
+            "NO ANSWER",
+            "1.2",
+        ),
+        // internal call: not a contact
+        ("3 hours", "\"201\" <201>", "201", "202", "PJSIP/201-00000005", "PJSIP/202-00000006", "ANSWERED", "1.3"),
+        // inbound, not answered: not a contact
+        (
+            "4 hours",
+            "\"\" <79163334455>",
+            "79163334455",
+            "100",
+            "PJSIP/trunk-00000007",
+            "PJSIP/203-00000008",
+            "NO ANSWER",
+            "1.4",
+        ),
+        // inbound to a queue member over Local, answered, 5 hours ago
+        (
+            "5 hours",
+            "\"\" <79164445566>",
+            "79164445566",
+            "8008",
+            "PJSIP/trunk-00000009",
+            "Local/204@from-queue-0000000a;1",
+            "ANSWERED",
+            "1.5",
+        ),
+        // older than the import: left out
+        (
+            "3 days",
+            "\"\" <79165556677>",
+            "79165556677",
+            "100",
+            "PJSIP/trunk-0000000b",
+            "PJSIP/205-0000000c",
+            "ANSWERED",
+            "1.6",
+        ),
+        // hostile text in the table is validated like live records
+        (
+            "1 hour",
+            "x",
+            "7916'; DROP TABLE cdr;--",
+            "100",
+            "PJSIP/trunk-0000000d",
+            "PJSIP/206-0000000e",
+            "ANSWERED",
+            "1.7",
+        ),
+    ];
+    for (age, clid, src, dst, channel, dstchannel, disposition, uniqueid) in rows {
+        server.sql(&format!(
+            "INSERT INTO cdr (calldate, clid, src, dst, channel, dstchannel, disposition, uniqueid) VALUES \
+             (now() - interval '{age}', $q${clid}$q$, $q${src}$q$, '{dst}', '{channel}', '{dstchannel}', '{disposition}', '{uniqueid}')"
+        ));
+    }
+    let sticky = sticky_with(&server.dsn_for_conf(), "");
+    let (asterisk, _ami) = start_routing("import", &sticky);
+    let output = asterisk.cli("sticky import cdr 2");
+    assert!(output.contains("sticky import cdr: 6 rows read, 3 contacts imported"), "{output}");
+    assert_eq!(asterisk.eval("LAST_AGENT(89161112233)"), "201");
+    assert_eq!(asterisk.eval("LAST_AGENT(79162223344,,o)"), "202");
+    assert_eq!(asterisk.eval("LAST_AGENT(79164445566)"), "204");
+    assert_eq!(asterisk.eval("LAST_AGENT(79164445566,,n)"), "Local/204@from-queue");
+    assert_eq!(asterisk.eval("LAST_AGENT(79163334455)"), "");
+    assert_eq!(asterisk.eval("LAST_AGENT(79165556677)"), "", "older than 2 days");
+    assert_eq!(server.sql("SELECT count(*) FROM cdr").trim(), "7", "the cdr table is untouched");
+    // Importing again adds nothing: imported contacts keep their call ids.
+    let again = asterisk.cli("sticky import cdr 2");
+    assert!(again.contains("3 contacts imported"), "{again}");
+    writes_done(&asterisk);
+    assert_eq!(server.sql("SELECT count(*) FROM sticky_history").trim(), "3");
+    assert!(asterisk.cli("sticky import cdr 0").contains("Usage"), "days must be 1 or more");
+}

@@ -1,0 +1,106 @@
+//! Hostile numbers through real calls: each gets a clean status, nothing
+//! reaches SQL or a dial string, and the history table stays intact.
+
+mod common;
+
+use std::time::Duration;
+
+use common::ami::Ami;
+use common::calls::{routing_sticky, start_routing, WAIT};
+use common::db::sqlite;
+use common::Asterisk;
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn start() -> (Asterisk, Ami) {
+    start_routing("hostile", &routing_sticky())
+}
+
+fn ask(ami: &Ami, index: usize, variables: &[(&str, &str)]) -> common::ami::Message {
+    let mut all = vec![("INDEX", index.to_string())];
+    all.extend(variables.iter().map(|(k, v)| (*k, v.to_string())));
+    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ami.originate("Local/0000@client", "hostile", "s", "<0000>", &borrowed);
+    ami.wait(WAIT, |m| m.is_user_event("Hostile") && m.get("Index") == Some(&index.to_string()))
+        .unwrap_or_else(|| panic!("no answer for hostile input {index}"))
+}
+
+#[test]
+fn hostile_numbers_get_a_clean_status() {
+    let (asterisk, ami) = start();
+    // A real contact first, so that the table exists and has a row to lose.
+    ami.originate("Local/79123456789@client", "direct-in", "101", "<79123456789>", &[]);
+    let learned = common::wait_for(WAIT, || {
+        common::field(&asterisk.cli("sticky show status"), "Writes pending").starts_with("0 (1 written").then_some(())
+    });
+    assert!(learned.is_some(), "{}", asterisk.cli("sticky show status"));
+
+    let hostile: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", b"".to_vec()),
+        ("anonymous", b"anonymous".to_vec()),
+        ("percent", b"%".to_vec()),
+        ("underscore", b"_".to_vec()),
+        ("quote", b"'".to_vec()),
+        ("backslash", b"\\".to_vec()),
+        ("sql", b"' OR 1=1--".to_vec()),
+        ("sql after digits", b"79123456789' OR '1'='1".to_vec()),
+        ("dial injection", b"500&PJSIP/x/1".to_vec()),
+        ("path", b"../../etc/passwd".to_vec()),
+        ("200 digits", vec![b'7'; 200]),
+        ("non-ASCII digits", "７９１２３４５６７８９".as_bytes().to_vec()),
+        ("Cyrillic", "номер".as_bytes().to_vec()),
+        ("newline", b"7912345678\n9".to_vec()),
+        ("newline header", b"79123456789\nApplication: System".to_vec()),
+        ("wildcard digits", b"%9123456789".to_vec()),
+    ];
+    for (index, (name, bytes)) in hostile.iter().enumerate() {
+        let answer = ask(&ami, index, &[("NUMBER_B64", &base64(bytes))]);
+        assert_eq!(answer.get("Status"), Some("INVALID"), "{name}: {answer:?}");
+        assert_eq!(answer.get("Target"), Some(""), "{name}");
+        assert_eq!(answer.get("Agent"), Some(""), "{name}");
+    }
+    let long = ask(&ami, 99, &[("LONG", "1")]);
+    let length: usize = long.get("Length").unwrap().parse().unwrap();
+    assert!(length >= 4000, "a 4 KB string ({length})");
+    assert_eq!(long.get("Status"), Some("INVALID"), "{long:?}");
+
+    // The same number written properly still routes, and the table is intact.
+    let good = ask(&ami, 100, &[("NUMBER_B64", &base64(b"+7 (912) 345-67-89"))]);
+    assert_eq!(good.get("Status"), Some("ROUTED"), "{good:?}");
+    assert_eq!(good.get("Agent"), Some("101"));
+    assert_eq!(sqlite(&asterisk, "SELECT count(*) FROM sticky_history").trim(), "1");
+    let log = asterisk.log();
+    assert!(!log.contains("query failed"), "no SQL error");
+    assert!(log.contains("STICKY_ROUTE: number '\\' OR 1=1--' unusable (not a phone number)"), "logged, escaped");
+}
+
+#[test]
+fn a_hostile_caller_id_is_never_learned() {
+    let (asterisk, ami) = start();
+    for caller in ["<79123456789' OR 1=1-->", "<7912345678%>", "<../../79123456789>"] {
+        ami.originate("Local/79000000000@client", "direct-in", "101", caller, &[]);
+    }
+    ami.originate("Local/79000000000@client", "direct-in", "101", "<79000000001>", &[]);
+    let learned = || common::field(&asterisk.cli("sticky show status"), "Contacts learned");
+    assert!(common::wait_for(WAIT, || (learned() == "1").then_some(())).is_some(), "{}", learned());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(learned(), "1", "only the well-formed caller");
+    assert_eq!(asterisk.eval("LAST_AGENT(79000000001)"), "101");
+    let rows = sqlite(&asterisk, "SELECT number_key FROM sticky_history");
+    assert_eq!(rows.trim(), "9000000001");
+}
