@@ -181,12 +181,12 @@ fn show_history(context: &CliContext) -> CliResult {
         out.push_str(&format!("  (the database could not be read: {error}; showing cached contacts only)\n"));
     }
     out.push_str(&format!(
-        "  {:<19}  {:<3}  {:<10}  {:<10}  {:<24}  {}\n",
+        "  {:<19}  {:<3}  {:<11}  {:<10}  {:<24}  {}\n",
         "Started", "Dir", "Disposition", "Agent", "Interface", "Node"
     ));
     for c in &contacts {
         out.push_str(&format!(
-            "  {:<19}  {:<3}  {:<10}  {:<10}  {:<24}  {}\n",
+            "  {:<19}  {:<3}  {:<11}  {:<10}  {:<24}  {}\n",
             local_time(c.started_at),
             c.direction.as_str(),
             c.disposition.as_str(),

@@ -21,7 +21,7 @@ pub struct Snapshot {
 
 pub fn timing(value: Option<Duration>) -> String {
     match value {
-        Some(d) if d < Duration::from_millis(10) => format!("{:.1} us", d.as_secs_f64() * 1e6),
+        Some(d) if d < Duration::from_millis(1) => format!("{:.1} us", d.as_secs_f64() * 1e6),
         Some(d) => format!("{:.1} ms", d.as_secs_f64() * 1e3),
         None => "-".into(),
     }

@@ -94,6 +94,7 @@ impl Asterisk {
             "manager.conf",
             "cdr.conf",
             "queues.conf",
+            "rtp.conf",
         ] {
             self.write_config(file, &template(file));
         }

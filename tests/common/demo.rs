@@ -1,22 +1,113 @@
-//! The scripted demo: boots Asterisk with res_sticky and the sample
-//! sticky.conf, and tells what it sees.
+//! The scripted demo (`make demo`): Asterisk 22 with res_sticky, SQLite
+//! history, a queue of two agents behind a greeting, and sipp playing the
+//! client and the agents' phones over real SIP. It tells what happens.
 
 use std::fmt::Write;
+use std::time::{Duration, Instant};
 
+use super::ami::Ami;
+use super::calls::{learned, WAIT};
 use super::root::manifest_dir;
-use super::{Asterisk, Options};
+use super::sipp::{agent_ports, client_call, Agent};
+use super::{field, wait_for, Asterisk, Options};
 
-pub fn run() -> String {
-    let sample = std::fs::read_to_string(manifest_dir().join("conf/sticky.conf.sample")).expect("sample config");
-    let asterisk = Asterisk::start("demo", Options::sticky(&sample));
-    let mut story = String::new();
-    let _ = writeln!(story, "== Asterisk {} with res_sticky, history in embedded SQLite", version(&asterisk));
-    for command in ["module show like res_sticky", "sticky show status", "core show help sticky"] {
-        let _ = writeln!(story, "\n*CLI> {command}\n{}", asterisk.cli(command).trim_end());
-    }
-    story
+const CLIENT: &str = "+7 912 345-67-89";
+const CLIENT_DIGITS: &str = "79123456789";
+
+/// What the demo saw, for `tests/demo.rs` to check.
+pub struct Story {
+    pub text: String,
+    pub statuses: Vec<String>,
+    pub agents: Vec<String>,
 }
 
-fn version(asterisk: &Asterisk) -> String {
-    asterisk.cli("core show version").split_whitespace().nth(1).unwrap_or("?").to_string()
+fn options(ports: (u16, u16)) -> Options {
+    let dir = manifest_dir().join("tests/asterisk/sip");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let pjsip = read("pjsip.conf")
+        .replace("@AGENT101_PORT@", &ports.0.to_string())
+        .replace("@AGENT102_PORT@", &ports.1.to_string());
+    let sticky = std::fs::read_to_string(manifest_dir().join("conf/sticky.conf.sample")).unwrap()
+        + "\n[general]\nstate_template = PJSIP/${AGENT}\ndial_template = PJSIP/${AGENT}\n";
+    Options::sticky(&sticky)
+        .file("pjsip.conf", &pjsip)
+        .file("extensions.conf", &read("extensions.conf"))
+        .file("queues.conf", &read("queues.conf"))
+}
+
+/// One call from the client: what STICKY_ROUTE said and who answered.
+fn call(asterisk: &Asterisk, ami: &Ami, talk: Duration) -> (String, String, bool) {
+    ami.clear();
+    let output = client_call(asterisk, CLIENT_DIGITS, "100", talk);
+    assert!(output.status.success(), "sipp: {}", String::from_utf8_lossy(&output.stderr));
+    let route = ami.wait(WAIT, |m| m.is_user_event("StickyRoute")).expect("StickyRoute");
+    let status = route.get("Status").unwrap_or_default().to_string();
+    let greeting = ami.all(|m| m.is_user_event("Greeting")).len() == 1;
+    let answered = ami
+        .wait(WAIT, |m| (m.is_event("DialEnd") && m.get("DialStatus") == Some("ANSWER")) || m.is_event("AgentConnect"))
+        .and_then(|m| m.get("Interface").or(m.get("DestChannel")).map(|s| s.split('-').next().unwrap_or(s).to_string()))
+        .unwrap_or_default();
+    (status, answered, greeting)
+}
+
+pub fn run() -> Story {
+    let started = Instant::now();
+    let ports = agent_ports();
+    let asterisk = Asterisk::start("demo", options(ports));
+    let _agent101 = Agent::start(&asterisk, ports.0);
+    let _agent102 = Agent::start(&asterisk, ports.1);
+    let ami = asterisk.ami();
+    let mut story = Story { text: String::new(), statuses: Vec::new(), agents: Vec::new() };
+    let version = asterisk.cli("core show version").split_whitespace().nth(1).unwrap_or("?").to_string();
+    let out = &mut story.text;
+    let _ = writeln!(out, "res_sticky demo — Asterisk {version}, history in embedded SQLite");
+    let _ = writeln!(out, "  dialplan: exten 100 = STICKY_ROUTE(caller,1h) ? Dial(agent) : greeting + Queue(support)");
+    let _ = writeln!(out, "  queue support: PJSIP/102 (agent B), PJSIP/101 (agent A); sipp plays client and phones\n");
+
+    let step =
+        |out: &mut String, story_statuses: &mut Vec<String>, agents: &mut Vec<String>, title: &str, talk: u64| {
+            let (status, agent, greeting) = call(&asterisk, &ami, Duration::from_secs(talk));
+            let path = if greeting { "greeting + queue" } else { "no greeting, no queue" };
+            let _ = writeln!(out, "{title}\n  STICKY_STATUS={status:<10} {path:<22} -> answered by {agent}");
+            story_statuses.push(status);
+            agents.push(agent);
+        };
+    step(out, &mut story.statuses, &mut story.agents, &format!("1. {CLIENT} calls the hotline for the first time"), 4);
+    learned(&asterisk, 1);
+    let _ = writeln!(out, "   ...the client's mobile drops the call; res_sticky learned the contact from its CDR\n");
+    step(out, &mut story.statuses, &mut story.agents, "2. The client calls back a moment later", 2);
+    let _ = writeln!(out, "   ...rang agent B's phone directly\n");
+
+    // Agent B takes another client's call and stays on it.
+    let other_asterisk = &asterisk;
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| client_call(other_asterisk, "79990000001", "100", Duration::from_secs(10)));
+        let busy = wait_for(WAIT, || (asterisk.eval("DEVICE_STATE(PJSIP/102)") == "INUSE").then_some(()));
+        assert!(busy.is_some(), "agent B did not take the other call");
+        let _ = writeln!(out, "3. Meanwhile agent B is on a call with another client (PJSIP/102 is INUSE)");
+        step(out, &mut story.statuses, &mut story.agents, "   and our client calls again", 3);
+        let _ = writeln!(out, "   ...B was busy, so the call took the usual path\n");
+        let _ = other.join();
+    });
+
+    let status = asterisk.cli("sticky show status");
+    let _ = writeln!(
+        out,
+        "*CLI> sticky show agent {CLIENT_DIGITS}\n{}",
+        asterisk.cli(&format!("sticky show agent {CLIENT_DIGITS}")).trim_end()
+    );
+    let _ = writeln!(
+        out,
+        "\n*CLI> sticky show history {CLIENT_DIGITS}\n{}",
+        asterisk.cli(&format!("sticky show history {CLIENT_DIGITS}")).trim_end()
+    );
+    let _ = writeln!(
+        out,
+        "\nLookups: {}; contacts learned: {}",
+        field(&status, "Lookups"),
+        field(&status, "Contacts learned")
+    );
+    let _ =
+        writeln!(out, "(demo took {:.0} s; `sticky show status` has every counter)", started.elapsed().as_secs_f64());
+    story
 }

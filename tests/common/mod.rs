@@ -8,6 +8,7 @@ pub mod calls;
 pub mod db;
 pub mod demo;
 pub mod root;
+pub mod sipp;
 
 pub use asterisk::{Asterisk, Options};
 
