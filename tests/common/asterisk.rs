@@ -7,6 +7,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -47,14 +48,26 @@ pub struct Asterisk {
 
 static INSTANCES: AtomicU32 = AtomicU32::new(0);
 
-/// A port free on 127.0.0.1 for both UDP and TCP, above the RTP range.
+/// A port for a test server, unique across every test process: a counter
+/// in the root, advanced under a file lock, from 20000 to 32767 — above the
+/// instances' RTP range and below the kernel's ephemeral ports — skipping
+/// any port something else holds.
 pub fn free_port() -> u16 {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let base = 20_000 + (std::process::id() * 97) % 30_000;
+    const FIRST: u32 = 20_000;
+    const LAST: u32 = 32_767;
+    let root = root();
+    let dir = root.host_path("/srv/res-sticky-tests");
+    let _lock = super::root::FileLock::acquire(&dir.join(".ports.lock"));
+    let counter = dir.join(".ports.next");
+    let mut next: u32 = fs::read_to_string(&counter).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(FIRST);
     loop {
-        let candidate = (base + NEXT.fetch_add(1, Ordering::Relaxed) * 3) % 40_000 + 20_000;
-        let port = candidate as u16;
+        if !(FIRST..=LAST).contains(&next) {
+            next = FIRST;
+        }
+        let port = next as u16;
+        next += 1;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            fs::write(&counter, next.to_string()).expect("port counter");
             return port;
         }
     }
@@ -163,13 +176,11 @@ impl Asterisk {
             .unwrap_or_else(|| panic!("dialplan eval {expression}: {output}"))
     }
 
-    /// Runs a CLI command; `None` if the CLI could not connect.
+    /// Runs a CLI command; `None` if the CLI could not connect (or the
+    /// command took over two minutes).
     pub fn try_cli(&self, command: &str) -> Option<String> {
-        let output = Command::new("chroot")
-            .arg(&self.root.path)
-            .args(["/usr/sbin/asterisk", "-C", &self.config_path(), "-rx", command])
-            .output()
-            .expect("running asterisk -rx");
+        let config = self.config_path();
+        let output = self.root.run("/usr/sbin/asterisk", &["-C", &config, "-rx", command]);
         output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
     }
 

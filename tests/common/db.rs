@@ -144,7 +144,16 @@ impl Server {
             .spawn()
             .expect("starting the server");
         self.child = Some(child);
-        let ready = wait_for(Duration::from_secs(30), || self.sql_try("SELECT 1").ok().map(|_| ()));
+        let ready = wait_for(Duration::from_secs(30), || {
+            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten()) {
+                panic!(
+                    "{:?} exited while starting ({status}):\n{}",
+                    self.kind,
+                    fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+                );
+            }
+            self.sql_try("SELECT 1").ok().map(|_| ())
+        });
         assert!(
             ready.is_some(),
             "{:?} did not start:\n{}",

@@ -15,11 +15,11 @@ pub struct Root {
     pub module_dir: String,
 }
 
-/// A lock file inside the root held while the module is installed.
-struct FileLock(fs::File);
+/// An exclusive lock on a file, held until dropped (shared by every test process).
+pub struct FileLock(fs::File);
 
 impl FileLock {
-    fn acquire(path: &Path) -> FileLock {
+    pub fn acquire(path: &Path) -> FileLock {
         let file = fs::OpenOptions::new().create(true).write(true).truncate(false).open(path).expect("lock file");
         // SAFETY: flock on a descriptor we own; blocks until granted.
         let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
@@ -109,11 +109,13 @@ impl Root {
         self.path.join(inside.trim_start_matches('/'))
     }
 
-    /// Runs a program inside the root and waits for it.
+    /// Runs a program inside the root and waits for it — at most two
+    /// minutes, so that a client stuck on a wrong server fails the test
+    /// instead of hanging it.
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
         Command::new("chroot")
             .arg(&self.path)
-            .arg(program)
+            .args(["timeout", "--kill-after=5", "120", program])
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("chroot {program}: {e}"))
