@@ -82,8 +82,10 @@ fn generate_bindings(include: &Path) {
         .allowlist_function(
             "ast_(config_load2|config_destroy|category_browse_filtered|category_get_name|category_first)",
         )
-        .allowlist_function("ast_channel_(name|caller|uniqueid|linkedid|context|exten|priority)")
-        .allowlist_function("ast_(autoservice_start|autoservice_stop|check_hangup|unregister_application)")
+        .allowlist_function("ast_channel_(name|caller|connected|language|bridge_peer)")
+        .allowlist_function("ast_(autoservice_start|autoservice_stop|check_hangup|unregister_application|answer)")
+        .allowlist_function("ast_(play_and_record|app_getdata|stream_and_wait|fileexists)")
+        .allowlist_var("ast_say_date_with_format")
         .allowlist_function("pbx_builtin_(setvar_helper|getvar_helper)")
         .allowlist_function("ast_eid_to_str|ast_(config_AST_.*)")
         .allowlist_var("ast_config_AST_.*|ast_eid_default|ast_options")

@@ -46,6 +46,18 @@ pub static CLI_COMMANDS: &[CliCommand] = &[
         usage: c"Usage: sticky import cdr [days]\n       Reads the cdr table (import_dsn, default: dsn) for the last <days>\n       (default 1) and stores every call that links a client number and an\n       agent as a contact. The default query reads the FreePBX /\n       cdr_adaptive_odbc layout; set import_query for another.\n",
         handler: import_cdr,
     },
+    CliCommand {
+        command: c"sticky show notices",
+        summary: c"List pending and finished notices",
+        usage: c"Usage: sticky show notices\n       Lists the notices SCHEDULE_NOTICE put in the outgoing spool (id, due\n       time, number, operator) and the last finished ones with their status\n       from outgoing_done (Completed, Expired, Failed).\n",
+        handler: crate::notices::show_notices,
+    },
+    CliCommand {
+        command: c"sticky notice cancel",
+        summary: c"Cancel a pending notice",
+        usage: c"Usage: sticky notice cancel <id>\n       Removes the notice's call file from the outgoing spool, so it never\n       rings, and its recording.\n",
+        handler: crate::notices::cancel_notice,
+    },
 ];
 
 fn running(context: &CliContext) -> Option<std::sync::Arc<Service>> {

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod history;
+pub mod notice;
 pub mod report;
 pub mod routing;
 pub mod status;
@@ -18,6 +19,8 @@ mod asterisk;
 mod commands;
 #[cfg(feature = "module")]
 mod functions;
+#[cfg(feature = "module")]
+mod notices;
 #[cfg(feature = "module")]
 mod service;
 #[cfg(feature = "module")]
@@ -31,8 +34,13 @@ use parking_lot::Mutex;
 struct Registrations {
     _cli: asterisk::cli::CliRegistration,
     _functions: asterisk::function::FunctionRegistration,
+    _applications: asterisk::application::ApplicationRegistration,
     _cdr: asterisk::cdr::CdrRegistration,
 }
+
+#[cfg(feature = "module")]
+static APPLICATIONS: &[asterisk::application::ApplicationDef] =
+    &[asterisk::application::ApplicationDef { name: c"SCHEDULE_NOTICE", execute: notices::schedule_notice }];
 
 #[cfg(feature = "module")]
 static REGISTRATIONS: Mutex<Option<Registrations>> = Mutex::new(None);
@@ -45,6 +53,7 @@ fn load() -> Result<(), String> {
         Ok::<_, String>(Registrations {
             _cdr: asterisk::cdr::register(service::on_cdr)?,
             _functions: asterisk::function::register(functions::FUNCTIONS)?,
+            _applications: asterisk::application::register(APPLICATIONS)?,
             _cli: asterisk::cli::register(commands::CLI_COMMANDS)?,
         })
     })()

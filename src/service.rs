@@ -75,6 +75,8 @@ fn connection_string(general: &General) -> String {
 pub struct Service {
     rules: RwLock<Arc<Rules>>,
     pub history: History,
+    /// Notices per operator per hour.
+    pub limiter: crate::notice::limit::Limiter,
     source: RwLock<String>,
     reloads: AtomicU64,
     started: Instant,
@@ -124,11 +126,16 @@ pub fn start(config: Config, source: String) -> Result<(), String> {
     let service = Service {
         rules: RwLock::new(Arc::new(rules)),
         history,
+        limiter: Default::default(),
         source: RwLock::new(source),
         reloads: AtomicU64::new(0),
         started: Instant::now(),
     };
     *SERVICE.write() = Some(Arc::new(service));
+    let stale = crate::notices::spool().clean_staging();
+    if stale > 0 {
+        log_notice!("res_sticky: removed {stale} unfinished call file(s) from the notice staging directory");
+    }
     Ok(())
 }
 

@@ -13,6 +13,71 @@ pub struct Channel<'a> {
     _lent: PhantomData<&'a mut c_void>,
 }
 
+/// Holds the channel lock; unlocks when dropped, also while unwinding.
+struct Locked<'c>(*mut sys::ast_channel, PhantomData<&'c ()>);
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: this guard took the lock in `lock_raw`.
+        unsafe { sys::rs_sticky_shim_channel_unlock(self.0) }
+    }
+}
+
+/// # Safety
+/// `raw` must be a live channel for the guard's lifetime.
+unsafe fn lock_raw<'c>(raw: *mut sys::ast_channel) -> Locked<'c> {
+    // SAFETY: per the contract the channel is alive; the guard unlocks it.
+    unsafe { sys::rs_sticky_shim_channel_lock(raw) };
+    Locked(raw, PhantomData)
+}
+
+/// Reads a party number under the channel's lock.
+///
+/// # Safety
+/// `raw` must be a live channel.
+unsafe fn party_number(raw: *mut sys::ast_channel, connected: bool) -> Option<String> {
+    // SAFETY: the channel is alive; the party is read under its lock and
+    // the number copied before unlocking.
+    unsafe {
+        let _locked = lock_raw(raw);
+        let number = if connected {
+            let party = sys::ast_channel_connected(raw);
+            if party.is_null() {
+                return None;
+            }
+            &(*party).id.number
+        } else {
+            let party = sys::ast_channel_caller(raw);
+            if party.is_null() {
+                return None;
+            }
+            &(*party).id.number
+        };
+        if number.valid == 0 {
+            return None;
+        }
+        super::string_from(number.str_)
+    }
+    .filter(|number| !number.is_empty())
+}
+
+/// A referenced channel (the peer of a bridge); the reference is dropped with it.
+pub struct Peer(NonNull<sys::ast_channel>);
+
+impl Peer {
+    pub fn caller_number(&self) -> Option<String> {
+        // SAFETY: we hold a reference, so the channel is alive.
+        unsafe { party_number(self.0.as_ptr(), false) }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // SAFETY: releases the reference ast_channel_bridge_peer gave us.
+        unsafe { sys::rs_sticky_shim_channel_unref(self.0.as_ptr()) }
+    }
+}
+
 /// Stops autoservice when dropped, also while unwinding.
 struct Autoservice<'c>(&'c Channel<'c>);
 
@@ -29,6 +94,53 @@ impl<'a> Channel<'a> {
     /// for the whole of `'a`, as it does for the channel of a dialplan callback.
     pub unsafe fn from_raw(raw: *mut sys::ast_channel) -> Option<Channel<'a>> {
         NonNull::new(raw).map(|raw| Channel { raw, _lent: PhantomData })
+    }
+
+    pub fn name(&self) -> String {
+        // SAFETY: the channel is alive for 'a; read under its lock and copied.
+        unsafe {
+            let _locked = lock_raw(self.raw.as_ptr());
+            super::string_from(sys::ast_channel_name(self.raw.as_ptr()))
+        }
+        .unwrap_or_default()
+    }
+
+    pub fn language(&self) -> String {
+        // SAFETY: as for `name`.
+        unsafe {
+            let _locked = lock_raw(self.raw.as_ptr());
+            super::string_from(sys::ast_channel_language(self.raw.as_ptr()))
+        }
+        .filter(|language| !language.is_empty())
+        .unwrap_or_else(|| "en".into())
+    }
+
+    /// The connected party's number: during a call, the other side's.
+    pub fn connected_number(&self) -> Option<String> {
+        // SAFETY: the channel is alive for 'a.
+        unsafe { party_number(self.raw.as_ptr(), true) }
+    }
+
+    /// The channel bridged to this one, if any.
+    pub fn bridge_peer(&self) -> Option<Peer> {
+        // SAFETY: the channel is alive; the peer comes with a reference
+        // that `Peer` releases.
+        NonNull::new(unsafe { sys::ast_channel_bridge_peer(self.raw.as_ptr()) }).map(Peer)
+    }
+
+    pub fn hung_up(&self) -> bool {
+        // SAFETY: the channel is alive for 'a.
+        unsafe { sys::ast_check_hangup(self.raw.as_ptr()) != 0 }
+    }
+
+    /// Answers the channel if it is not up yet; false if it hung up.
+    pub fn answer(&self) -> bool {
+        // SAFETY: the channel is alive for 'a and this runs on its PBX thread.
+        unsafe { sys::ast_answer(self.raw.as_ptr()) == 0 }
+    }
+
+    pub fn raw(&self) -> *mut sys::ast_channel {
+        self.raw.as_ptr()
     }
 
     pub fn set_variable(&self, name: &str, value: &str) {

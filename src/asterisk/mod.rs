@@ -3,6 +3,7 @@
 //! Every entry point Asterisk calls runs through [`guard::guard`]; every value
 //! that registered something with Asterisk unregisters it when dropped.
 
+pub mod application;
 pub mod cdr;
 pub mod channel;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod function;
 pub mod guard;
 pub mod log;
 pub mod paths;
+pub mod phone;
 
 use std::ffi::{c_char, CStr, CString};
 

@@ -12,6 +12,12 @@ unsafe fn read(value: *const std::ffi::c_char) -> Option<String> {
     unsafe { super::string_from(value) }.filter(|s| !s.is_empty())
 }
 
+/// The spool directory (`astspooldir`), e.g. `/var/spool/asterisk`.
+pub fn spool_dir() -> PathBuf {
+    // SAFETY: reading an Asterisk path global, see `read`.
+    PathBuf::from(unsafe { read(sys::ast_config_AST_SPOOL_DIR) }.unwrap_or_else(|| "/var/spool/asterisk".into()))
+}
+
 /// The directory holding astdb (`astdbdir`), where the embedded history lives.
 pub fn db_dir() -> PathBuf {
     // SAFETY: reading an Asterisk path global, see `read`.

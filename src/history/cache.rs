@@ -142,10 +142,8 @@ impl Cache {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::routing::agent::Agent;
+    use crate::routing::contact::test_contact;
     use crate::routing::vocabulary::{Direction, Disposition};
 
     fn key() -> NumberKey {
@@ -153,15 +151,7 @@ mod tests {
     }
 
     fn contact(agent: &str, direction: Direction, at: i64) -> Contact {
-        Contact {
-            number: key(),
-            agent: Agent { id: Arc::from(agent), interface: Arc::from(format!("PJSIP/{agent}").as_str()) },
-            direction,
-            disposition: Disposition::Answered,
-            started_at: at,
-            node: Arc::from("n"),
-            call_id: format!("{agent}:{at}"),
-        }
+        test_contact(agent, direction, Disposition::Answered, at)
     }
 
     fn any() -> Filter {

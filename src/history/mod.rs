@@ -15,6 +15,7 @@ mod workers;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -88,6 +89,8 @@ pub struct Counters {
 /// What every thread of the history shares.
 pub struct Shared {
     pub cache: Mutex<Cache>,
+    /// Each agent's newest contact, for SCHEDULE_NOTICE's "last client".
+    last_by_agent: Mutex<HashMap<Arc<str>, Contact>>,
     pub breaker: Breaker,
     pub pending: Pending,
     pub counters: Counters,
@@ -97,6 +100,16 @@ pub struct Shared {
 impl Shared {
     pub fn node(&self) -> Arc<str> {
         self.node.read().clone()
+    }
+
+    pub(super) fn remember_agent(&self, contact: &Contact) {
+        let mut agents = self.last_by_agent.lock();
+        match agents.get(&contact.agent.id) {
+            Some(known) if known.started_at >= contact.started_at => {}
+            _ => {
+                agents.insert(contact.agent.id.clone(), contact.clone());
+            }
+        }
     }
 
     fn note_failure(&self, error: &str) {
@@ -148,6 +161,7 @@ impl History {
     pub fn start(settings: Settings, store: Arc<dyn Store>) -> History {
         let shared = Arc::new(Shared {
             cache: Mutex::new(Cache::new(settings.cache_size)),
+            last_by_agent: Mutex::new(HashMap::new()),
             breaker: Breaker::default(),
             pending: Pending::new(MAX_PENDING),
             counters: Counters::default(),
@@ -198,6 +212,7 @@ impl History {
     /// written by the background writer.
     pub fn learn(&self, contact: Contact) {
         self.shared.counters.learned.fetch_add(1, Ordering::Relaxed);
+        self.shared.remember_agent(&contact);
         self.shared.cache.lock().learn(contact.clone());
         self.shared.pending.push(contact);
     }
@@ -272,6 +287,17 @@ impl History {
                 Err(LookupError::Timeout)
             }
         }
+    }
+
+    /// The newest contact of an agent: learned here, or read from the store.
+    pub fn last_of_agent(&self, agent_id: &str) -> Result<Option<Contact>, LookupError> {
+        if let Some(contact) = self.shared.last_by_agent.lock().get(agent_id) {
+            return Ok(Some(contact.clone()));
+        }
+        let store = self.store.read().clone();
+        store
+            .last_of_agent(agent_id, self.settings().query_timeout.max(Duration::from_secs(1)))
+            .map_err(|e| LookupError::Unavailable(e.to_string()))
     }
 
     /// Cache first, then the store.

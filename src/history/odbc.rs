@@ -12,7 +12,7 @@ use odbc_api::{environment, Connection, ConnectionOptions, Cursor, IntoParameter
 use parking_lot::Mutex;
 
 use super::store::{Row, Store, StoreError};
-use crate::routing::contact::Contact;
+use crate::routing::contact::{Contact, StoredRow};
 use crate::routing::number::NumberKey;
 
 /// The SQL dialects the table is created and written in.
@@ -44,9 +44,10 @@ impl Dialect {
         const COLUMNS: &str = "number_key VARCHAR(20) NOT NULL, agent_id VARCHAR(120) NOT NULL, \
              agent_interface VARCHAR(120) NOT NULL, direction VARCHAR(3) NOT NULL, \
              disposition VARCHAR(16) NOT NULL, started_at BIGINT NOT NULL, \
-             node VARCHAR(64) NOT NULL, call_id VARCHAR(190) NOT NULL";
+             node VARCHAR(64) NOT NULL, call_id VARCHAR(190) NOT NULL, client_number VARCHAR(24) NOT NULL";
         const NUMBER_INDEX: &str = "sticky_history_number ON sticky_history (number_key, started_at)";
         const CALL_INDEX: &str = "sticky_history_call ON sticky_history (call_id)";
+        const AGENT_INDEX: &str = "sticky_history_agent ON sticky_history (agent_id, started_at)";
         let (id, if_not_exists) = match self {
             Dialect::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "IF NOT EXISTS "),
             Dialect::Postgres => ("id BIGSERIAL PRIMARY KEY", "IF NOT EXISTS "),
@@ -56,16 +57,18 @@ impl Dialect {
         if self == Dialect::MySql {
             // MySQL has no CREATE INDEX IF NOT EXISTS: the indexes go inline.
             return vec![format!(
-                "CREATE TABLE IF NOT EXISTS sticky_history ({id}, {COLUMNS}, INDEX {}, UNIQUE INDEX {}) \
+                "CREATE TABLE IF NOT EXISTS sticky_history ({id}, {COLUMNS}, INDEX {}, UNIQUE INDEX {}, INDEX {}) \
                  CHARACTER SET utf8mb4",
                 NUMBER_INDEX.replace(" ON sticky_history", ""),
-                CALL_INDEX.replace(" ON sticky_history", "")
+                CALL_INDEX.replace(" ON sticky_history", ""),
+                AGENT_INDEX.replace(" ON sticky_history", "")
             )];
         }
         vec![
             format!("CREATE TABLE {if_not_exists}sticky_history ({id}, {COLUMNS})"),
             format!("CREATE INDEX {if_not_exists}{NUMBER_INDEX}"),
             format!("CREATE UNIQUE INDEX {if_not_exists}{CALL_INDEX}"),
+            format!("CREATE INDEX {if_not_exists}{AGENT_INDEX}"),
         ]
     }
 
@@ -77,7 +80,7 @@ impl Dialect {
             Dialect::MySql => ("INSERT IGNORE INTO", ""),
             Dialect::Generic => ("INSERT INTO", ""),
         };
-        format!("{verb} sticky_history ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?){tail}")
+        format!("{verb} sticky_history ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?){tail}")
     }
 
     /// `LIMIT n` where the dialect has it; the generic form fetches and stops.
@@ -89,7 +92,8 @@ impl Dialect {
     }
 }
 
-const COLUMNS: &str = "number_key, agent_id, agent_interface, direction, disposition, started_at, node, call_id";
+const COLUMNS: &str =
+    "number_key, agent_id, agent_interface, direction, disposition, started_at, node, call_id, client_number";
 
 /// Opens connections for the pool.
 struct Manager {
@@ -258,6 +262,7 @@ fn insert_rows(
             &contact.started_at,
             &(*contact.node).into_parameter(),
             &contact.call_id.as_str().into_parameter(),
+            &contact.client.as_str().into_parameter(),
         );
         match statement.execute(params) {
             Ok(_) => {}
@@ -272,20 +277,31 @@ fn insert_rows(
 
 /// Reads rows of `[id,] number_key … call_id`; `offset` is 1 when an id column leads.
 fn read_rows(mut cursor: impl Cursor, offset: u16, sink: &mut dyn FnMut(i64, Contact)) -> Result<(), StoreError> {
-    let mut fields: Vec<String> = Vec::with_capacity(9);
+    let mut fields: Vec<String> = Vec::with_capacity(10);
     let mut buffer = Vec::new();
     while let Some(mut row) = cursor.next_row().map_err(query_error)? {
         fields.clear();
-        for column in 1..=(8 + offset) {
+        for column in 1..=(9 + offset) {
             buffer.clear();
             row.get_text(column, &mut buffer).map_err(query_error)?;
             fields.push(String::from_utf8_lossy(&buffer).into_owned());
         }
         let id = if offset == 1 { fields[0].trim().parse().unwrap_or(0) } else { 0 };
-        let f = &fields[offset as usize..];
-        let started_at = f[5].trim().parse().unwrap_or(i64::MIN);
+        let mut f = fields.drain(offset as usize..);
+        let mut next = || f.next().unwrap_or_default();
+        let row = StoredRow {
+            number: next(),
+            agent_id: next(),
+            agent_interface: next(),
+            direction: next(),
+            disposition: next(),
+            started_at: next().trim().parse().unwrap_or(i64::MIN),
+            node: next(),
+            call_id: next(),
+            client: next(),
+        };
         // A row that fails validation (edited by hand, imported badly) is skipped.
-        if let Some(contact) = Contact::from_stored(&f[0], &f[1], &f[2], &f[3], &f[4], started_at, &f[6], &f[7]) {
+        if let Some(contact) = Contact::from_row(&row) {
             sink(id, contact);
         }
     }
@@ -315,6 +331,25 @@ impl Store for OdbcStore {
         let mut contacts = self.select(&sql, key, since, timeout)?;
         contacts.truncate(limit);
         Ok(contacts)
+    }
+
+    fn last_of_agent(&self, agent_id: &str, timeout: Duration) -> Result<Option<Contact>, StoreError> {
+        let dialect = self.dialect.get().copied().unwrap_or(Dialect::Generic);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sticky_history WHERE agent_id = ? ORDER BY started_at DESC, id DESC{}",
+            dialect.limit(1)
+        );
+        self.with_connection(timeout, |connection, _| {
+            let agent = agent_id.into_parameter();
+            let cursor = connection.execute(&sql, &agent, Some(seconds(timeout))).map_err(query_error)?;
+            let mut found = None;
+            if let Some(cursor) = cursor {
+                read_rows(cursor, 0, &mut |_, contact| {
+                    found.get_or_insert(contact);
+                })?;
+            }
+            Ok(found)
+        })
     }
 
     fn insert(&self, contacts: &[Contact], timeout: Duration) -> Result<(), StoreError> {
@@ -397,7 +432,7 @@ mod tests {
     #[test]
     fn statements_bind_every_value() {
         for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql, Dialect::Generic] {
-            assert_eq!(dialect.insert().matches('?').count(), 8, "{dialect:?}");
+            assert_eq!(dialect.insert().matches('?').count(), 9, "{dialect:?}");
             assert!(dialect.schema().iter().all(|s| !s.contains('?')));
         }
     }

@@ -85,23 +85,12 @@ impl Pending {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::routing::agent::Agent;
-    use crate::routing::number::NumberKey;
+    use crate::routing::contact::test_contact;
     use crate::routing::vocabulary::{Direction, Disposition};
 
     fn contact(i: i64) -> Contact {
-        Contact {
-            number: NumberKey::from_stored("9123456789").unwrap(),
-            agent: Agent { id: Arc::from("101"), interface: Arc::from("PJSIP/101") },
-            direction: Direction::Inbound,
-            disposition: Disposition::Answered,
-            started_at: i,
-            node: Arc::from("n"),
-            call_id: i.to_string(),
-        }
+        test_contact("101", Direction::Inbound, Disposition::Answered, i)
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub trait Store: Send + Sync {
     /// Contacts of `key` since `since`, oldest first, at most `limit`.
     fn oldest(&self, key: &NumberKey, since: i64, limit: usize, timeout: Duration) -> Result<Vec<Contact>, StoreError>;
 
+    /// The newest contact of an agent.
+    fn last_of_agent(&self, agent_id: &str, timeout: Duration) -> Result<Option<Contact>, StoreError>;
+
     /// Writes contacts; one already stored (same call id) is skipped.
     fn insert(&self, contacts: &[Contact], timeout: Duration) -> Result<(), StoreError>;
 
@@ -119,6 +122,12 @@ pub mod memory {
             found.reverse();
             found.truncate(limit);
             Ok(found)
+        }
+
+        fn last_of_agent(&self, agent_id: &str, _: Duration) -> Result<Option<Contact>, StoreError> {
+            self.check()?;
+            let rows = self.rows.lock();
+            Ok(rows.iter().map(|(_, c)| c).filter(|c| &*c.agent.id == agent_id).max_by_key(|c| c.started_at).cloned())
         }
 
         fn insert(&self, contacts: &[Contact], _: Duration) -> Result<(), StoreError> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::store::memory::MemoryStore;
 use super::store::Store;
 use super::*;
-use crate::routing::agent::Agent;
+use crate::routing::contact::test_contact;
 use crate::routing::vocabulary::{Direction, Disposition};
 
 fn settings(node: &str) -> Settings {
@@ -29,12 +29,9 @@ fn contact(number: &str, agent: &str, direction: Direction, age: Duration, node:
     let started_at = now_ms() - age.as_millis() as i64;
     Contact {
         number: key(number),
-        agent: Agent { id: Arc::from(agent), interface: Arc::from(format!("PJSIP/{agent}").as_str()) },
-        direction,
-        disposition: Disposition::Answered,
-        started_at,
         node: Arc::from(node),
         call_id: format!("{node}:{number}:{agent}:{started_at}"),
+        ..test_contact(agent, direction, Disposition::Answered, started_at)
     }
 }
 
@@ -196,5 +193,18 @@ fn reconfiguring_keeps_pending_contacts() {
     history.reconfigure(settings("a"), Some(new_store.clone()), false);
     assert!(wait_until(Duration::from_secs(3), || new_store.len() == 1), "the pending contact went to the new store");
     assert!(old_store.is_empty());
+    history.stop();
+}
+
+#[test]
+fn the_last_client_of_an_agent() {
+    let store = Arc::new(MemoryStore::default());
+    store.insert(&[contact("9000000007", "105", Direction::Inbound, Duration::from_secs(50), "b")], HOUR).unwrap();
+    let history = History::start(settings("a"), store);
+    history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(30), "a"));
+    history.learn(contact("9000000001", "101", Direction::Outbound, Duration::from_secs(10), "a"));
+    assert_eq!(history.last_of_agent("101").unwrap().unwrap().number.as_str(), "9000000001");
+    assert_eq!(history.last_of_agent("105").unwrap().unwrap().number.as_str(), "9000000007", "from the store");
+    assert_eq!(history.last_of_agent("999").unwrap(), None);
     history.stop();
 }

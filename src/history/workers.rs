@@ -211,6 +211,7 @@ fn poller(store: &dyn Store, shared: &Shared, stop: &AtomicBool, interval: Durat
                 let mut cache = shared.cache.lock();
                 for (_, contact) in rows {
                     if contact.node != node {
+                        shared.remember_agent(&contact);
                         cache.merge_remote(contact);
                     }
                 }

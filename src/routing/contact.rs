@@ -19,34 +19,69 @@ pub struct Contact {
     pub node: Arc<str>,
     /// Unique per CDR record, so a retried write never duplicates a contact.
     pub call_id: String,
+    /// The client's number as seen (digits, optional `+`), to call back.
+    pub client: String,
+}
+
+/// One row of the history table, as text.
+#[derive(Debug, Clone, Default)]
+pub struct StoredRow {
+    pub number: String,
+    pub agent_id: String,
+    pub agent_interface: String,
+    pub direction: String,
+    pub disposition: String,
+    pub started_at: i64,
+    pub node: String,
+    pub call_id: String,
+    pub client: String,
 }
 
 impl Contact {
     /// Rebuilds a contact read from the history table, checking every field
     /// again: the table may be shared, imported or edited by hand.
-    #[allow(clippy::too_many_arguments)]
-    pub fn from_stored(
-        number: &str,
-        agent_id: &str,
-        agent_interface: &str,
-        direction: &str,
-        disposition: &str,
-        started_at: i64,
-        node: &str,
-        call_id: &str,
-    ) -> Option<Contact> {
-        if !is_safe_agent_text(agent_id) || !is_safe_agent_text(agent_interface) {
+    pub fn from_row(row: &StoredRow) -> Option<Contact> {
+        if !is_safe_agent_text(&row.agent_id) || !is_safe_agent_text(&row.agent_interface) {
             return None;
         }
+        let number = NumberKey::from_stored(&row.number)?;
+        let client = match client_digits(&row.client) {
+            Some(client) => client,
+            None => number.as_str().to_string(),
+        };
         Some(Contact {
-            number: NumberKey::from_stored(number)?,
-            agent: Agent { id: Arc::from(agent_id), interface: Arc::from(agent_interface) },
-            direction: Direction::parse(direction)?,
-            disposition: Disposition::parse(disposition)?,
-            started_at,
-            node: Arc::from(node),
-            call_id: call_id.to_string(),
+            number,
+            agent: Agent { id: Arc::from(row.agent_id.as_str()), interface: Arc::from(row.agent_interface.as_str()) },
+            direction: Direction::parse(&row.direction)?,
+            disposition: Disposition::parse(&row.disposition)?,
+            started_at: row.started_at,
+            node: Arc::from(row.node.as_str()),
+            call_id: row.call_id.clone(),
+            client,
         })
+    }
+}
+
+/// A stored client number: digits with an optional leading `+`.
+fn client_digits(text: &str) -> Option<String> {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    let good =
+        !digits.is_empty() && digits.len() <= super::number::MAX_DIGITS && digits.bytes().all(|b| b.is_ascii_digit());
+    good.then(|| text.to_string())
+}
+
+/// A contact for tests: `agent` on PJSIP, number 9123456789 unless changed.
+#[cfg(test)]
+pub fn test_contact(agent: &str, direction: Direction, disposition: Disposition, at: i64) -> Contact {
+    Contact {
+        number: NumberKey::from_stored("9123456789").expect("valid"),
+        agent: Agent { id: Arc::from(agent), interface: Arc::from(format!("PJSIP/{agent}").as_str()) },
+        direction,
+        disposition,
+        started_at: at,
+        node: Arc::from("n"),
+        call_id: format!("{agent}:{at}"),
+        client: "+79123456789".into(),
     }
 }
 
@@ -84,20 +119,21 @@ impl LearnRule {
         let disposition = record.disposition?;
         let caller = self.agents.agent(&record.channel);
         let callee = self.agents.agent(&record.dstchannel);
-        let (number, agent, direction) = match (caller, callee) {
+        let (client, agent, direction) = match (caller, callee) {
             // An agent's leg with no party B is the agent alone in the
             // dialplan (Asterisk posts one after a failed Dial, ANSWERED).
             (Some(agent), None) if !record.dstchannel.trim().is_empty() => {
-                (self.keys.key(&record.dst).ok()?, agent, Direction::Outbound)
+                (record.dst.as_str(), agent, Direction::Outbound)
             }
             (None, Some(agent)) => {
                 if disposition != Disposition::Answered {
                     return None;
                 }
-                (self.keys.key(&record.src).ok()?, agent, Direction::Inbound)
+                (record.src.as_str(), agent, Direction::Inbound)
             }
             _ => return None,
         };
+        let (number, client) = self.keys.parse(client).ok()?;
         let call_id = match &record.call_id {
             Some(call_id) => call_id.clone(),
             None => format!("{node}:{}:{}", record.uniqueid, record.sequence),
@@ -110,6 +146,7 @@ impl LearnRule {
             started_at: record.start_ms,
             node: node.clone(),
             call_id: call_id.chars().take(190).collect(),
+            client,
         })
     }
 }
@@ -145,6 +182,7 @@ mod tests {
         let r = record("+79123456789", "100", "PJSIP/trunk-00000001", "PJSIP/101-00000002", Disposition::Answered);
         let contact = rule().contact(&r, &node()).unwrap();
         assert_eq!(contact.number.as_str(), "9123456789");
+        assert_eq!(contact.client, "+79123456789");
         assert_eq!(&*contact.agent.id, "101");
         assert_eq!(contact.direction, Direction::Inbound);
         assert_eq!(contact.call_id, "pbx1:1700000000.1:3");
@@ -207,9 +245,23 @@ mod tests {
 
     #[test]
     fn stored_rows_are_validated() {
-        assert!(Contact::from_stored("9123456789", "101", "PJSIP/101", "in", "ANSWERED", 5, "n", "c").is_some());
-        assert!(Contact::from_stored("9123456789", "101&x", "PJSIP/101", "in", "ANSWERED", 5, "n", "c").is_none());
-        assert!(Contact::from_stored("9123456789", "101", "PJSIP/101", "sideways", "ANSWERED", 5, "n", "c").is_none());
-        assert!(Contact::from_stored("x", "101", "PJSIP/101", "in", "ANSWERED", 5, "n", "c").is_none());
+        let row = StoredRow {
+            number: "9123456789".into(),
+            agent_id: "101".into(),
+            agent_interface: "PJSIP/101".into(),
+            direction: "in".into(),
+            disposition: "ANSWERED".into(),
+            started_at: 5,
+            node: "n".into(),
+            call_id: "c".into(),
+            client: "+79123456789".into(),
+        };
+        assert_eq!(Contact::from_row(&row).unwrap().client, "+79123456789");
+        let old = StoredRow { client: String::new(), ..row.clone() };
+        assert_eq!(Contact::from_row(&old).unwrap().client, "9123456789", "the key when the number is missing");
+        assert!(Contact::from_row(&StoredRow { agent_id: "101&x".into(), ..row.clone() }).is_none());
+        assert!(Contact::from_row(&StoredRow { direction: "sideways".into(), ..row.clone() }).is_none());
+        assert!(Contact::from_row(&StoredRow { number: "x".into(), ..row.clone() }).is_none());
+        assert_eq!(Contact::from_row(&StoredRow { client: "7912;x".into(), ..row }).unwrap().client, "9123456789");
     }
 }

@@ -67,6 +67,11 @@ pub struct KeyRule {
 
 impl KeyRule {
     pub fn key(&self, number: &str) -> Result<NumberKey, InvalidNumber> {
+        self.parse(number).map(|(key, _)| key)
+    }
+
+    /// The key and the number itself, digits with an optional leading `+`.
+    pub fn parse(&self, number: &str) -> Result<(NumberKey, String), InvalidNumber> {
         let number = number.trim();
         if number.is_empty() {
             return Err(InvalidNumber::Empty);
@@ -90,7 +95,9 @@ impl KeyRule {
             return Err(InvalidNumber::TooManyDigits);
         }
         let start = digits.len().saturating_sub(self.match_digits);
-        Ok(NumberKey(digits[start..].to_string()))
+        let key = NumberKey(digits[start..].to_string());
+        let full = if number.starts_with('+') { format!("+{digits}") } else { digits };
+        Ok((key, full))
     }
 }
 
@@ -106,6 +113,8 @@ mod tests {
             assert_eq!(RULE.key(number).unwrap().as_str(), "9123456789", "{number}");
         }
         assert_eq!(RULE.key("+1 555 0100").unwrap().as_str(), "15550100");
+        assert_eq!(RULE.parse("+7 (912) 345-67-89").unwrap().1, "+79123456789");
+        assert_eq!(RULE.parse("8 912 345 67 89").unwrap().1, "89123456789");
     }
 
     #[test]

@@ -99,11 +99,7 @@ pub fn select<'a>(contacts: &'a [Contact], since: i64, filter: &Filter, first: b
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::routing::agent::Agent;
-    use crate::routing::number::NumberKey;
 
     const DAY: Duration = Duration::from_secs(86_400);
 
@@ -129,17 +125,7 @@ mod tests {
         assert!(parse_arguments("1,1h,i;", DAY).is_err());
     }
 
-    fn contact(agent: &str, direction: Direction, disposition: Disposition, at: i64) -> Contact {
-        Contact {
-            number: NumberKey::from_stored("9123456789").unwrap(),
-            agent: Agent { id: Arc::from(agent), interface: Arc::from(format!("PJSIP/{agent}").as_str()) },
-            direction,
-            disposition,
-            started_at: at,
-            node: Arc::from("n"),
-            call_id: format!("{agent}{at}"),
-        }
-    }
+    use crate::routing::contact::test_contact as contact;
 
     #[test]
     fn selection_by_direction_disposition_window_and_order() {

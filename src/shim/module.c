@@ -132,6 +132,11 @@ void rs_sticky_shim_channel_unlock(struct ast_channel *chan)
 	ast_channel_unlock(chan);
 }
 
+void rs_sticky_shim_channel_unref(struct ast_channel *chan)
+{
+	ast_channel_unref(chan);
+}
+
 const char *rs_sticky_shim_buildopt_sum(void)
 {
 	return AST_BUILDOPT_SUM;

@@ -48,6 +48,7 @@ void rs_sticky_shim_cli_set_command(struct ast_cli_entry *entry, const char *com
 /* Channel locking (macros in channel.h). */
 void rs_sticky_shim_channel_lock(struct ast_channel *chan);
 void rs_sticky_shim_channel_unlock(struct ast_channel *chan);
+void rs_sticky_shim_channel_unref(struct ast_channel *chan);
 
 /* The buildopt checksum this module was compiled with. */
 const char *rs_sticky_shim_buildopt_sum(void);

@@ -1,0 +1,144 @@
+//! SCHEDULE_NOTICE in the dialplan and `sticky show notices` /
+//! `sticky notice cancel` on the CLI.
+
+use std::time::SystemTime;
+
+use crate::asterisk::application::AppResult;
+use crate::asterisk::channel::Channel;
+use crate::asterisk::cli::{CliContext, CliResult};
+use crate::asterisk::paths;
+use crate::functions::shown;
+use crate::notice::spool::Spool;
+use crate::notice::{self, parse_request, Context, NoticeStatus, Outcome};
+use crate::routing::agent::interface_of;
+use crate::service;
+use crate::{log_warning, verbose};
+
+fn set_status(channel: &Channel, outcome: &Outcome) {
+    channel.set_variable("NOTICE_STATUS", outcome.status.as_str());
+    channel.set_variable("NOTICE_ID", outcome.id.as_deref().unwrap_or(""));
+}
+
+pub fn spool() -> Spool {
+    Spool::new(&paths::spool_dir())
+}
+
+pub fn schedule_notice(channel: &Channel, data: &str) -> AppResult {
+    let Some(service) = service::current() else {
+        return AppResult::Continue;
+    };
+    let rules = service.rules();
+    let config = &rules.config;
+    let request = match parse_request(data) {
+        Ok(request) => request,
+        Err(error) => {
+            log_warning!("SCHEDULE_NOTICE({}): {error}", shown(data));
+            set_status(channel, &Outcome { status: NoticeStatus::Error, id: None });
+            return AppResult::Continue;
+        }
+    };
+    let name = channel.name();
+    let operator = interface_of(&name).unwrap_or(&name).to_string();
+    // The other party of the call: the connected line (the caller on an
+    // inbound call, the dialled number on an outbound one), else the peer's
+    // caller ID.
+    let mut bridged = Vec::new();
+    if request.number.is_empty() && !request.options.last_client {
+        bridged.extend(channel.connected_number());
+        if let Some(peer) = channel.bridge_peer() {
+            bridged.extend(peer.caller_number());
+        }
+    }
+    let agent = rules.learn.agents.agent(&name);
+    let last_client = || {
+        let agent = agent.as_ref()?;
+        match service.history.last_of_agent(&agent.id) {
+            Ok(contact) => contact.map(|c| c.client),
+            Err(error) => {
+                log_warning!("SCHEDULE_NOTICE: the last client of {} is unknown: {error}", agent.id);
+                None
+            }
+        }
+    };
+    let spool = spool();
+    let notice_dir = notice::notice_dir(&config.notice, &paths::spool_dir());
+    let context = Context {
+        config: &config.notice,
+        min_digits: config.general.min_digits,
+        zone: notice::zone(&config.notice),
+        spool: &spool,
+        notice_dir: &notice_dir,
+        limiter: &service.limiter,
+        operator,
+        bridged,
+        last_client: &last_client,
+        now: jiff::Timestamp::now(),
+    };
+    let outcome = notice::schedule(&request, &context, channel);
+    verbose!(
+        3,
+        "SCHEDULE_NOTICE on {name}: {}{}",
+        outcome.status.as_str(),
+        outcome.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default()
+    );
+    set_status(channel, &outcome);
+    if outcome.status == NoticeStatus::Hangup {
+        AppResult::Hangup
+    } else {
+        AppResult::Continue
+    }
+}
+
+fn local(time: SystemTime) -> String {
+    let seconds = time.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    crate::commands::local_time(seconds * 1000)
+}
+
+pub fn show_notices(context: &CliContext) -> CliResult {
+    if context.argv.len() != 3 {
+        return CliResult::ShowUsage;
+    }
+    let spool = spool();
+    let pending = spool.pending();
+    let mut out = format!("Pending notices: {}\n", pending.len());
+    out.push_str(&format!("  {:<10}  {:<19}  {:<16}  {}\n", "Id", "Due", "Number", "Scheduled by"));
+    for n in &pending {
+        out.push_str(&format!("  {:<10}  {:<19}  {:<16}  {}\n", n.id, local(n.due), n.number, n.operator));
+    }
+    let finished = spool.finished();
+    out.push_str(&format!("Finished notices: {} (newest last)\n", finished.len()));
+    out.push_str(&format!("  {:<10}  {:<19}  {:<16}  {}\n", "Id", "Finished", "Number", "Status"));
+    for n in finished.iter().rev().take(20).rev() {
+        out.push_str(&format!(
+            "  {:<10}  {:<19}  {:<16}  {}\n",
+            n.id,
+            local(n.due),
+            n.number,
+            n.status.as_deref().unwrap_or("?")
+        ));
+    }
+    context.write(&out);
+    CliResult::Success
+}
+
+pub fn cancel_notice(context: &CliContext) -> CliResult {
+    let Some(id) = context.argv.get(3).filter(|_| context.argv.len() == 4) else {
+        return CliResult::ShowUsage;
+    };
+    if !notice::is_valid_id(id) {
+        context.write(&format!("'{}' is not a notice id\n", shown(id)));
+        return CliResult::Failure;
+    }
+    if !spool().cancel(id) {
+        context.write(&format!("No pending notice {id}\n"));
+        return CliResult::Failure;
+    }
+    if let Some(service) = service::current() {
+        let config = service.config();
+        let dir = notice::notice_dir(&config.notice, &paths::spool_dir());
+        notice::remove_recording(&dir, id);
+    }
+    verbose!(2, "res_sticky: notice {id} cancelled");
+    context.write(&format!("Notice {id} cancelled\n"));
+    CliResult::Success
+}
