@@ -86,6 +86,8 @@ fn generate_bindings(include: &Path) {
         .allowlist_function("ast_(autoservice_start|autoservice_stop|check_hangup|unregister_application|answer)")
         .allowlist_function("ast_(play_and_record|app_getdata|stream_and_wait|fileexists)")
         .allowlist_var("ast_say_date_with_format")
+        .allowlist_function("ast_say_digit_str")
+        .allowlist_function("pbx_(findapp|exec)|ast_func_read|ast_db_(put|del|gettree|freetree)")
         .allowlist_function("pbx_builtin_(setvar_helper|getvar_helper)")
         .allowlist_function("ast_eid_to_str|ast_(config_AST_.*)")
         .allowlist_var("ast_config_AST_.*|ast_eid_default|ast_options")

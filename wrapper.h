@@ -6,6 +6,7 @@
 #include "asterisk.h"
 
 #include "asterisk/app.h"
+#include "asterisk/astdb.h"
 #include "asterisk/astobj2.h"
 #include "asterisk/autoconfig.h"
 #include "asterisk/buildopts.h"

@@ -58,6 +58,12 @@ pub static CLI_COMMANDS: &[CliCommand] = &[
         usage: c"Usage: sticky notice cancel <id>\n       Removes the notice's call file from the outgoing spool, so it never\n       rings, and its recording.\n",
         handler: crate::notices::cancel_notice,
     },
+    CliCommand {
+        command: c"sticky show mobile",
+        summary: c"List mobile numbers logged into queues",
+        usage: c"Usage: sticky show mobile\n       Lists the numbers MOBILE_AGENT logged into queues: queue, number,\n       member interface, since when, calls answered since the module loaded,\n       and those no longer allowed by sticky.conf.\n",
+        handler: crate::mobiles::show_mobile,
+    },
 ];
 
 fn running(context: &CliContext) -> Option<std::sync::Arc<Service>> {

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod history;
+pub mod mobile;
 pub mod notice;
 pub mod report;
 pub mod routing;
@@ -19,6 +20,8 @@ mod asterisk;
 mod commands;
 #[cfg(feature = "module")]
 mod functions;
+#[cfg(feature = "module")]
+mod mobiles;
 #[cfg(feature = "module")]
 mod notices;
 #[cfg(feature = "module")]
@@ -39,8 +42,10 @@ struct Registrations {
 }
 
 #[cfg(feature = "module")]
-static APPLICATIONS: &[asterisk::application::ApplicationDef] =
-    &[asterisk::application::ApplicationDef { name: c"SCHEDULE_NOTICE", execute: notices::schedule_notice }];
+static APPLICATIONS: &[asterisk::application::ApplicationDef] = &[
+    asterisk::application::ApplicationDef { name: c"SCHEDULE_NOTICE", execute: notices::schedule_notice },
+    asterisk::application::ApplicationDef { name: c"MOBILE_AGENT", execute: mobiles::mobile_agent },
+];
 
 #[cfg(feature = "module")]
 static REGISTRATIONS: Mutex<Option<Registrations>> = Mutex::new(None);

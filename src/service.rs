@@ -77,6 +77,10 @@ pub struct Service {
     pub history: History,
     /// Notices per operator per hour.
     pub limiter: crate::notice::limit::Limiter,
+    /// MOBILE_AGENT's failed logins.
+    pub lockouts: crate::mobile::lockout::Lockouts,
+    /// Calls answered by mobile members.
+    pub mobile_calls: crate::mobiles::CallCounts,
     source: RwLock<String>,
     reloads: AtomicU64,
     started: Instant,
@@ -127,6 +131,8 @@ pub fn start(config: Config, source: String) -> Result<(), String> {
         rules: RwLock::new(Arc::new(rules)),
         history,
         limiter: Default::default(),
+        lockouts: Default::default(),
+        mobile_calls: Default::default(),
         source: RwLock::new(source),
         reloads: AtomicU64::new(0),
         started: Instant::now(),
@@ -184,6 +190,7 @@ pub fn on_cdr(record: CdrRecord) {
     let Some(service) = current() else {
         return;
     };
+    service.mobile_calls.on_cdr(&record);
     let rules = service.rules();
     if let Some(contact) = rules.learn.contact(&record, &rules.node) {
         verbose!(

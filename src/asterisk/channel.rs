@@ -115,6 +115,23 @@ impl<'a> Channel<'a> {
         .unwrap_or_else(|| "en".into())
     }
 
+    /// The caller's number, if present and valid.
+    pub fn caller_number(&self) -> Option<String> {
+        // SAFETY: the channel is alive for 'a.
+        unsafe { party_number(self.raw.as_ptr(), false) }
+    }
+
+    /// A channel variable's value, copied under the channel lock.
+    pub fn variable(&self, name: &str) -> Option<String> {
+        let name = super::c_string(name);
+        // SAFETY: getvar returns a pointer into the channel's variables,
+        // valid while the lock is held; it is copied before unlocking.
+        unsafe {
+            let _locked = lock_raw(self.raw.as_ptr());
+            super::string_from(sys::pbx_builtin_getvar_helper(self.raw.as_ptr(), name.as_ptr()))
+        }
+    }
+
     /// The connected party's number: during a call, the other side's.
     pub fn connected_number(&self) -> Option<String> {
         // SAFETY: the channel is alive for 'a.

@@ -4,10 +4,12 @@
 //! that registered something with Asterisk unregisters it when dropped.
 
 pub mod application;
+pub mod astdb;
 pub mod cdr;
 pub mod channel;
 pub mod cli;
 pub mod config_file;
+pub mod desk;
 pub mod devstate;
 mod entry;
 pub mod function;

@@ -1,0 +1,164 @@
+//! MOBILE_AGENT with app_queue: mobile numbers log in and out of queue 8008,
+//! allow-listed, with PINs, lockouts, paused logins and restarts.
+
+mod common;
+
+use std::fs;
+use std::time::Duration;
+
+use common::ami::{Ami, Message};
+use common::calls::WAIT;
+use common::root::manifest_dir;
+use common::{wait_for, Asterisk, Options};
+
+const MOBILE: &str = "79112223344";
+const MEMBER: &str = "Local/79112223344@mobile-phone/n";
+
+fn read(name: &str) -> String {
+    fs::read_to_string(manifest_dir().join("tests/asterisk/mobile").join(name)).unwrap()
+}
+
+fn start(test: &str) -> (Asterisk, Ami) {
+    let options = Options::sticky(&read("sticky.conf"))
+        .file("extensions.conf", &read("extensions.conf"))
+        .file("queues.conf", &read("queues.conf"));
+    let asterisk = Asterisk::start(test, options);
+    let ami = asterisk.ami();
+    (asterisk, ami)
+}
+
+/// The number `caller` dials the service code; `keypad` is the PIN its phone keys.
+fn service_code(ami: &Ami, index: usize, caller: &str, keypad: &str, variables: &[(&str, &str)]) -> Message {
+    let mut all = vec![("INDEX", index.to_string())];
+    all.extend(variables.iter().map(|(k, v)| (*k, v.to_string())));
+    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let channel = if keypad.is_empty() { "Local/s@hold".to_string() } else { format!("Local/{keypad}@keypad") };
+    ami.originate(&channel, "mobile-login", "4580", &format!("<{caller}>"), &borrowed);
+    ami.wait(WAIT, |m| m.is_user_event("Mobile") && m.get("Index") == Some(&index.to_string()))
+        .unwrap_or_else(|| panic!("MOBILE_AGENT did not answer for {caller}"))
+}
+
+fn status(ami: &Ami, index: usize, caller: &str, keypad: &str, variables: &[(&str, &str)]) -> String {
+    service_code(ami, index, caller, keypad, variables).get("Status").unwrap_or_default().to_string()
+}
+
+fn queue_log(asterisk: &Asterisk) -> String {
+    fs::read_to_string(asterisk.dir.join("log/queue_log")).unwrap_or_default()
+}
+
+/// A caller rings queue 8008; returns whether the mobile phone rang.
+fn call_queue(ami: &Ami) -> bool {
+    let before = ami.all(|m| m.is_user_event("MobileRang")).len();
+    let done_before = ami.all(|m| m.is_user_event("QueueDone")).len();
+    ami.originate("Local/s@hold", "queue-8008", "s", "<79990001122>", &[]);
+    let rang = ami.wait_nth(before + 1, Duration::from_secs(8), |m| m.is_user_event("MobileRang")).len() > before;
+    ami.wait_nth(done_before + 1, WAIT, |m| m.is_user_event("QueueDone"));
+    rang
+}
+
+#[test]
+fn an_allowed_number_toggles_in_and_out() {
+    let (asterisk, ami) = start("mobile");
+    assert_eq!(status(&ami, 1, MOBILE, "", &[]), "LOGGEDIN");
+    let queue = asterisk.cli("queue show 8008");
+    assert!(queue.contains(&format!("Mobile {MOBILE} ({MEMBER}")), "{queue}");
+    assert!(queue.contains("dynamic"), "{queue}");
+    assert!(
+        wait_for(WAIT, || queue_log(&asterisk).contains(&format!("|8008|{MEMBER}|ADDMEMBER|")).then_some(())).is_some(),
+        "{}",
+        queue_log(&asterisk)
+    );
+    assert!(call_queue(&ami), "a call into the queue reaches the mobile phone");
+    let mobile = asterisk.cli("sticky show mobile");
+    let line = mobile.lines().find(|l| l.contains(MOBILE)).unwrap_or_else(|| panic!("{mobile}"));
+    assert!(
+        line.contains("8008") && line.contains(MEMBER) && line.trim_end().ends_with('1'),
+        "one call taken: {mobile}"
+    );
+    assert_eq!(status(&ami, 2, MOBILE, "", &[]), "LOGGEDOUT");
+    assert!(!asterisk.cli("queue show 8008").contains(MOBILE));
+    assert!(wait_for(WAIT, || queue_log(&asterisk).contains("REMOVEMEMBER").then_some(())).is_some());
+    assert!(!call_queue(&ami), "no member, nobody rings");
+    assert!(asterisk.cli("sticky show mobile").contains("0 mobile member(s)"));
+}
+
+#[test]
+fn unlisted_numbers_wrong_pins_and_the_lockout() {
+    let (asterisk, ami) = start("mobiledeny");
+    assert_eq!(status(&ami, 1, "79990000000", "", &[]), "DENIED");
+    assert!(asterisk.log().contains("MOBILE_AGENT(8008): refused 79990000000: not allowed in [mobile]"));
+    // Three wrong PINs within `lockout` (10 s; quiet, so each try is quick).
+    let pinned = "79115556677";
+    let quiet = [("OPTS", "q")];
+    let started = std::time::Instant::now();
+    assert_eq!(status(&ami, 2, pinned, "1111", &quiet), "DENIED");
+    assert!(asterisk.log().contains(&format!("refused {pinned}: wrong PIN")));
+    assert_eq!(status(&ami, 3, pinned, "2222", &quiet), "DENIED");
+    assert_eq!(status(&ami, 4, pinned, "3333", &quiet), "LOCKED", "the third failure locks");
+    assert!(started.elapsed() < Duration::from_secs(10), "the tries took {:?}", started.elapsed());
+    assert_eq!(status(&ami, 5, pinned, "4321", &quiet), "LOCKED", "even with the right PIN");
+    assert!(!asterisk.cli("queue show 8008").contains(pinned));
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(status(&ami, 6, pinned, "4321", &[]), "LOGGEDIN", "after the lockout");
+    assert!(asterisk.cli("queue show 8008").contains(pinned));
+}
+
+#[test]
+fn a_paused_login_gets_no_calls_until_unpaused() {
+    let (asterisk, ami) = start("mobilepaused");
+    assert_eq!(status(&ami, 1, MOBILE, "", &[("ACTION", "login"), ("OPTS", "pq")]), "LOGGEDIN");
+    let queue = asterisk.cli("queue show 8008");
+    assert!(queue.contains(MOBILE) && queue.contains("paused"), "{queue}");
+    assert!(!call_queue(&ami), "paused: no call");
+    asterisk.cli(&format!("queue unpause member {MEMBER} queue 8008"));
+    assert!(call_queue(&ami), "unpaused: the call reaches it");
+}
+
+#[test]
+fn members_survive_a_restart_and_a_reload_revokes_logins() {
+    let (mut asterisk, ami) = start("mobilerestart");
+    assert_eq!(status(&ami, 1, MOBILE, "", &[("ACTION", "login")]), "LOGGEDIN");
+    drop(ami);
+    asterisk.restart();
+    let ami = asterisk.ami();
+    assert!(asterisk.cli("queue show 8008").contains(MEMBER), "persistentmembers kept it");
+    assert!(asterisk.cli("sticky show mobile").contains(MOBILE));
+    // The number is taken off the list.
+    asterisk.write_config("sticky.conf", &read("sticky.conf").replace(&format!("allow = {MOBILE}\n"), ""));
+    asterisk.cli("module reload res_sticky.so");
+    let mobile = asterisk.cli("sticky show mobile");
+    assert!(mobile.contains("NOT ALLOWED any more"), "marked while still a member: {mobile}");
+    assert_eq!(status(&ami, 2, MOBILE, "", &[("ACTION", "login")]), "DENIED");
+    assert_eq!(status(&ami, 3, MOBILE, "", &[]), "LOGGEDOUT", "it may still log out");
+    assert_eq!(status(&ami, 4, MOBILE, "", &[]), "DENIED", "and not back in");
+}
+
+#[test]
+fn hostile_numbers_never_reach_an_interface() {
+    let (asterisk, ami) = start("mobilehostile");
+    let hostile = ["7911222&3344", "7911/2223344", "79112223344@evil", "7911222\n3344", &"7".repeat(200)];
+    for (index, number) in hostile.iter().enumerate() {
+        let b64 = base64(number.as_bytes());
+        assert_eq!(
+            status(&ami, index, "", "", &[("NUMBER_B64", &b64), ("ACTION", "login"), ("OPTS", "q")]),
+            "INVALID",
+            "{number:?}"
+        );
+    }
+    assert_eq!(status(&ami, 9, "", "", &[("ACTION", "login"), ("OPTS", "q")]), "INVALID", "no caller number at all");
+    let queue = asterisk.cli("queue show 8008");
+    assert!(queue.contains("No Members"), "{queue}");
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { TABLE[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
