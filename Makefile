@@ -30,7 +30,7 @@ MODULES_DIR ?= $(shell for d in /usr/lib/$(MULTIARCH)/asterisk/modules /usr/lib/
 ASTETCDIR ?= /etc/asterisk
 ASTDATADIR ?= $(shell [ -d "$(DESTDIR)/usr/share/asterisk/documentation" ] && echo /usr/share/asterisk || echo /var/lib/asterisk)
 
-.PHONY: all headers root install lint unit integration test demo clean
+.PHONY: all headers root install lint unit integration test demo bench clean
 
 all: $(MODULE)
 
@@ -77,6 +77,11 @@ test: lint unit integration
 
 demo: $(MODULE) root
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/demo.sh
+
+# Lookup cost side by side: res_sticky's cache and stores against seed 000's
+# func_odbc query (BENCH_CDR_ROWS rows in cdr, default 1000000).
+bench: $(MODULE) root
+	RES_STICKY_SO=$(CURDIR)/$(MODULE) $(CARGO) run --quiet --locked --release --example bench
 
 clean:
 	$(CARGO) clean

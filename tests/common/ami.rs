@@ -37,13 +37,18 @@ pub struct Ami {
 
 impl Ami {
     pub fn connect(port: u16) -> Ami {
+        Ami::connect_for(port, "on")
+    }
+
+    /// Connects receiving only the event classes in `events` (e.g. "user").
+    pub fn connect_for(port: u16, events: &str) -> Ami {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("AMI on port {port}: {e}"));
         let reader = stream.try_clone().expect("clone AMI stream");
         let inbox: Inbox = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let sink = inbox.clone();
         thread::spawn(move || read_messages(reader, sink));
         let ami = Ami { writer: Mutex::new(stream), inbox, next_id: AtomicU64::new(1) };
-        let reply = ami.action("Login", &[("Username", "test"), ("Secret", "test"), ("Events", "on")]);
+        let reply = ami.action("Login", &[("Username", "test"), ("Secret", "test"), ("Events", events)]);
         assert_eq!(reply.get("Response"), Some("Success"), "AMI login: {reply:?}");
         ami
     }

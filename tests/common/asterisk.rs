@@ -21,6 +21,8 @@ pub struct Options {
     pub sticky_conf: Option<String>,
     /// Extra config files (name, content), e.g. extensions.conf.
     pub files: Vec<(String, String)>,
+    /// Environment variables for the Asterisk process (e.g. ODBCINI).
+    pub env: Vec<(String, String)>,
 }
 
 impl Options {
@@ -43,6 +45,7 @@ pub struct Asterisk {
     pub dir: PathBuf,
     pub sip_port: u16,
     pub ami_port: u16,
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -90,8 +93,16 @@ impl Asterisk {
         for sub in ["etc", "run", "spool/outgoing", "log", "db", "lib"] {
             fs::create_dir_all(dir.join(sub)).expect("instance directory");
         }
-        let mut asterisk =
-            Asterisk { root, name, dir_inside, dir, sip_port: free_port(), ami_port: free_port(), child: None };
+        let mut asterisk = Asterisk {
+            root,
+            name,
+            dir_inside,
+            dir,
+            sip_port: free_port(),
+            ami_port: free_port(),
+            env: options.env.clone(),
+            child: None,
+        };
         asterisk.write_stock_config(&options);
         asterisk.boot();
         asterisk
@@ -144,6 +155,7 @@ impl Asterisk {
         let child = Command::new("chroot")
             .arg(&self.root.path)
             .args(["/usr/sbin/asterisk", "-f", "-n", "-C", &self.config_path()])
+            .envs(self.env.iter().map(|(k, v)| (k, v.replace("@DIR@", &self.dir_inside))))
             .stdin(Stdio::null())
             .stdout(console.try_clone().unwrap())
             .stderr(console)
@@ -162,6 +174,11 @@ impl Asterisk {
     /// A logged-in AMI connection to this instance.
     pub fn ami(&self) -> super::ami::Ami {
         super::ami::Ami::connect(self.ami_port)
+    }
+
+    /// An AMI connection that receives user events only.
+    pub fn ami_user_events(&self) -> super::ami::Ami {
+        super::ami::Ami::connect_for(self.ami_port, "user")
     }
 
     /// Evaluates a dialplan function from the CLI (on a mock channel).
