@@ -66,20 +66,22 @@ pub static CLI_COMMANDS: &[CliCommand] = &[
     },
 ];
 
-fn running(context: &CliContext) -> Option<std::sync::Arc<Service>> {
-    let service = service::current();
-    if service.is_none() {
-        context.write("res_sticky is not running\n");
+/// The running service for a command typed with `words` words in all
+/// (a range when arguments are optional); the CLI's answer otherwise.
+fn begin(context: &CliContext, words: std::ops::RangeInclusive<usize>) -> Result<std::sync::Arc<Service>, CliResult> {
+    if !words.contains(&context.argv.len()) {
+        return Err(CliResult::ShowUsage);
     }
-    service
+    service::current().ok_or_else(|| {
+        context.write("res_sticky is not running\n");
+        CliResult::Failure
+    })
 }
 
 fn show_status(context: &CliContext) -> CliResult {
-    if context.argv.len() != 3 {
-        return CliResult::ShowUsage;
-    }
-    let Some(service) = running(context) else {
-        return CliResult::Failure;
+    let service = match begin(context, 3..=3) {
+        Ok(service) => service,
+        Err(answer) => return answer,
     };
     let text = status::render(&service.config(), &service.connection_shown(), &service.node(), &service.snapshot());
     context.write(&text);
@@ -119,11 +121,9 @@ fn key_argument(context: &CliContext, rules: &Rules) -> Option<NumberKey> {
 }
 
 fn show_agent(context: &CliContext) -> CliResult {
-    if !(4..=5).contains(&context.argv.len()) {
-        return CliResult::ShowUsage;
-    }
-    let Some(service) = running(context) else {
-        return CliResult::Failure;
+    let service = match begin(context, 4..=5) {
+        Ok(service) => service,
+        Err(answer) => return answer,
     };
     let rules = service.rules();
     let Some(key) = key_argument(context, &rules) else {
@@ -164,10 +164,7 @@ fn show_agent(context: &CliContext) -> CliResult {
         out.push_str(&format!("  {label:<21} {text}\n"));
     }
     if let Some(contact) = last {
-        let fill = |name: &str| match name {
-            "AGENT" => contact.agent.id.to_string(),
-            _ => contact.agent.interface.to_string(),
-        };
+        let fill = |name: &str| contact.agent.template_value(name);
         let device = general.state_template.render(fill);
         let state = device_state(&device);
         let status = classify(state, &general.available_states);
@@ -183,11 +180,9 @@ fn show_agent(context: &CliContext) -> CliResult {
 }
 
 fn show_history(context: &CliContext) -> CliResult {
-    if context.argv.len() != 4 {
-        return CliResult::ShowUsage;
-    }
-    let Some(service) = running(context) else {
-        return CliResult::Failure;
+    let service = match begin(context, 4..=4) {
+        Ok(service) => service,
+        Err(answer) => return answer,
     };
     let rules = service.rules();
     let Some(key) = key_argument(context, &rules) else {
@@ -219,11 +214,9 @@ fn show_history(context: &CliContext) -> CliResult {
 }
 
 fn cache_flush(context: &CliContext) -> CliResult {
-    if context.argv.len() != 3 {
-        return CliResult::ShowUsage;
-    }
-    let Some(service) = running(context) else {
-        return CliResult::Failure;
+    let service = match begin(context, 3..=3) {
+        Ok(service) => service,
+        Err(answer) => return answer,
     };
     let flushed = service.history.flush_cache();
     context.write(&format!("Flushed {flushed} cached numbers\n"));
@@ -237,11 +230,9 @@ fn import_cdr(context: &CliContext) -> CliResult {
         Some(Ok(days)) if (1..=3650).contains(&days) => days,
         Some(_) => return CliResult::ShowUsage,
     };
-    if context.argv.len() > 4 {
-        return CliResult::ShowUsage;
-    }
-    let Some(service) = running(context) else {
-        return CliResult::Failure;
+    let service = match begin(context, 3..=4) {
+        Ok(service) => service,
+        Err(answer) => return answer,
     };
     let rules = service.rules();
     let general = &rules.config.general;

@@ -116,10 +116,7 @@ fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult {
         Found::Contact(Some(contact)) => contact,
     };
     let general = &rules.config.general;
-    let fill = |name: &str| match name {
-        "AGENT" => contact.agent.id.to_string(),
-        _ => contact.agent.interface.to_string(),
-    };
+    let fill = |name: &str| contact.agent.template_value(name);
     let device = general.state_template.render(fill);
     let state = device_state(&device);
     let status = classify(state, &general.available_states);

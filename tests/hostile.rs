@@ -3,29 +3,14 @@
 
 mod common;
 
+use common::base64;
+
 use std::time::Duration;
 
 use common::ami::Ami;
 use common::calls::{routing_sticky, start_routing, WAIT};
 use common::db::sqlite;
 use common::Asterisk;
-
-fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 fn start() -> (Asterisk, Ami) {
     start_routing("hostile", &routing_sticky())

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::base64;
+
 use std::fs;
 use std::time::Duration;
 
@@ -148,17 +150,4 @@ fn hostile_numbers_never_reach_an_interface() {
     assert_eq!(status(&ami, 9, "", "", &[("ACTION", "login"), ("OPTS", "q")]), "INVALID", "no caller number at all");
     let queue = asterisk.cli("queue show 8008");
     assert!(queue.contains("No Members"), "{queue}");
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            out.push(if i <= chunk.len() { TABLE[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
 }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::base64;
+
 use std::fs;
 use std::time::{Duration, Instant};
 
@@ -13,19 +15,6 @@ use common::root::manifest_dir;
 use common::{wait_for, Asterisk, Options};
 
 const CLIENT: &str = "79123456789";
-
-fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            out.push(if i <= chunk.len() { TABLE[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
-}
 
 fn notice_file(name: &str) -> String {
     fs::read_to_string(manifest_dir().join("tests/asterisk/notice").join(name)).unwrap()

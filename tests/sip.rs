@@ -6,28 +6,26 @@ mod common;
 use std::time::Duration;
 
 use common::calls::{learned, WAIT};
-use common::root::manifest_dir;
-use common::sipp::{agent_ports, client_call, Agent};
+use common::sipp::{agent_ports, client_call, sip_options, Agent};
 use common::{Asterisk, Options};
 
 const CLIENT: &str = "79123456789";
 
-fn sip_options(ports: (u16, u16)) -> Options {
-    let dir = manifest_dir().join("tests/asterisk/sip");
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    let pjsip = read("pjsip.conf")
-        .replace("@AGENT101_PORT@", &ports.0.to_string())
-        .replace("@AGENT102_PORT@", &ports.1.to_string());
-    Options::sticky("[general]\nwindow = 1d\nstate_template = PJSIP/${AGENT}\ndial_template = PJSIP/${AGENT}\n")
-        .file("pjsip.conf", &pjsip)
-        .file("extensions.conf", &read("extensions.conf"))
-        .file("queues.conf", &read("queues.conf"))
+fn options(ports: (u16, u16)) -> Options {
+    sip_options(
+        ports,
+        "[general]
+window = 1d
+state_template = PJSIP/${AGENT}
+dial_template = PJSIP/${AGENT}
+",
+    )
 }
 
 #[test]
 fn a_client_whose_call_dropped_reaches_the_same_agent_over_sip() {
     let ports = agent_ports();
-    let asterisk = Asterisk::start("sip", sip_options(ports));
+    let asterisk = Asterisk::start("sip", options(ports));
     let _agent101 = Agent::start(&asterisk, ports.0);
     let _agent102 = Agent::start(&asterisk, ports.1);
     let ami = asterisk.ami();
@@ -65,7 +63,7 @@ fn a_client_whose_call_dropped_reaches_the_same_agent_over_sip() {
 #[test]
 fn a_busy_sticky_agent_sends_the_callback_to_the_queue() {
     let ports = agent_ports();
-    let asterisk = Asterisk::start("sipbusy", sip_options(ports));
+    let asterisk = Asterisk::start("sipbusy", options(ports));
     let _agent101 = Agent::start(&asterisk, ports.0);
     let _agent102 = Agent::start(&asterisk, ports.1);
     let ami = asterisk.ami();

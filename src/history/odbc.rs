@@ -226,13 +226,30 @@ impl OdbcStore {
         Ok(())
     }
 
-    fn select(&self, sql: &str, key: &NumberKey, since: i64, timeout: Duration) -> Result<Vec<Contact>, StoreError> {
-        self.with_connection(timeout, |connection, _| {
+    /// The contacts of `key` since `since` in `order` (ASC or DESC), at most `limit`.
+    fn contacts_of(
+        &self,
+        key: &NumberKey,
+        since: i64,
+        order: &str,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Contact>, StoreError> {
+        self.with_connection(timeout, |connection, dialect| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM sticky_history WHERE number_key = ? AND started_at >= ? \
+                 ORDER BY started_at {order}, id {order}{}",
+                dialect.limit(limit)
+            );
             let key = key.as_str().into_parameter();
-            let cursor = connection.execute(sql, (&key, &since), Some(seconds(timeout))).map_err(query_error)?;
+            let cursor = connection.execute(&sql, (&key, &since), Some(seconds(timeout))).map_err(query_error)?;
             let mut contacts = Vec::new();
             if let Some(cursor) = cursor {
-                read_rows(cursor, 0, &mut |_, contact| contacts.push(contact))?;
+                read_rows(cursor, 0, &mut |_, contact| {
+                    if contacts.len() < limit {
+                        contacts.push(contact)
+                    }
+                })?;
             }
             Ok(contacts)
         })
@@ -310,36 +327,19 @@ fn read_rows(mut cursor: impl Cursor, offset: u16, sink: &mut dyn FnMut(i64, Con
 
 impl Store for OdbcStore {
     fn recent(&self, key: &NumberKey, since: i64, limit: usize, timeout: Duration) -> Result<Vec<Contact>, StoreError> {
-        let dialect = self.dialect.get().copied().unwrap_or(Dialect::Generic);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM sticky_history WHERE number_key = ? AND started_at >= ? \
-             ORDER BY started_at DESC, id DESC{}",
-            dialect.limit(limit)
-        );
-        let mut contacts = self.select(&sql, key, since, timeout)?;
-        contacts.truncate(limit);
-        Ok(contacts)
+        self.contacts_of(key, since, "DESC", limit, timeout)
     }
 
     fn oldest(&self, key: &NumberKey, since: i64, limit: usize, timeout: Duration) -> Result<Vec<Contact>, StoreError> {
-        let dialect = self.dialect.get().copied().unwrap_or(Dialect::Generic);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM sticky_history WHERE number_key = ? AND started_at >= ? \
-             ORDER BY started_at ASC, id ASC{}",
-            dialect.limit(limit)
-        );
-        let mut contacts = self.select(&sql, key, since, timeout)?;
-        contacts.truncate(limit);
-        Ok(contacts)
+        self.contacts_of(key, since, "ASC", limit, timeout)
     }
 
     fn last_of_agent(&self, agent_id: &str, timeout: Duration) -> Result<Option<Contact>, StoreError> {
-        let dialect = self.dialect.get().copied().unwrap_or(Dialect::Generic);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM sticky_history WHERE agent_id = ? ORDER BY started_at DESC, id DESC{}",
-            dialect.limit(1)
-        );
-        self.with_connection(timeout, |connection, _| {
+        self.with_connection(timeout, |connection, dialect| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM sticky_history WHERE agent_id = ? ORDER BY started_at DESC, id DESC{}",
+                dialect.limit(1)
+            );
             let agent = agent_id.into_parameter();
             let cursor = connection.execute(&sql, &agent, Some(seconds(timeout))).map_err(query_error)?;
             let mut found = None;

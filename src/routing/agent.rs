@@ -21,6 +21,16 @@ pub struct Agent {
     pub interface: Arc<str>,
 }
 
+impl Agent {
+    /// The value of a `${AGENT}` / `${INTERFACE}` template variable.
+    pub fn template_value(&self, variable: &str) -> String {
+        match variable {
+            "AGENT" => self.id.to_string(),
+            _ => self.interface.to_string(),
+        }
+    }
+}
+
 /// Characters allowed in an agent id or interface: nothing that means
 /// something to Dial() (`&`, `,`, `(`, `)`, `|`), a call file or a shell.
 pub fn is_safe_agent_text(text: &str) -> bool {

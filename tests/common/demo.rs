@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::ami::Ami;
 use super::calls::{learned, WAIT};
 use super::root::manifest_dir;
-use super::sipp::{agent_ports, client_call, Agent};
+use super::sipp::{agent_ports, client_call, sip_options, Agent};
 use super::{field, wait_for, Asterisk, Options};
 
 const CLIENT: &str = "+7 912 345-67-89";
@@ -22,17 +22,13 @@ pub struct Story {
 }
 
 fn options(ports: (u16, u16)) -> Options {
-    let dir = manifest_dir().join("tests/asterisk/sip");
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    let pjsip = read("pjsip.conf")
-        .replace("@AGENT101_PORT@", &ports.0.to_string())
-        .replace("@AGENT102_PORT@", &ports.1.to_string());
     let sticky = std::fs::read_to_string(manifest_dir().join("conf/sticky.conf.sample")).unwrap()
-        + "\n[general]\nstate_template = PJSIP/${AGENT}\ndial_template = PJSIP/${AGENT}\n";
-    Options::sticky(&sticky)
-        .file("pjsip.conf", &pjsip)
-        .file("extensions.conf", &read("extensions.conf"))
-        .file("queues.conf", &read("queues.conf"))
+        + "
+[general]
+state_template = PJSIP/${AGENT}
+dial_template = PJSIP/${AGENT}
+";
+    sip_options(ports, &sticky)
 }
 
 /// One call from the client: what STICKY_ROUTE said and who answered.

@@ -50,6 +50,20 @@ impl Drop for Agent {
     }
 }
 
+/// The SIP test configuration (tests/asterisk/sip) with agents 101 and 102
+/// at `ports`, and `sticky` as sticky.conf.
+pub fn sip_options(ports: (u16, u16), sticky: &str) -> super::Options {
+    let dir = manifest_dir().join("tests/asterisk/sip");
+    let read = |name: &str| fs::read_to_string(dir.join(name)).unwrap();
+    let pjsip = read("pjsip.conf")
+        .replace("@AGENT101_PORT@", &ports.0.to_string())
+        .replace("@AGENT102_PORT@", &ports.1.to_string());
+    super::Options::sticky(sticky)
+        .file("pjsip.conf", &pjsip)
+        .file("extensions.conf", &read("extensions.conf"))
+        .file("queues.conf", &read("queues.conf"))
+}
+
 /// Ports for agents 101 and 102, to fill @AGENT101_PORT@ / @AGENT102_PORT@.
 pub fn agent_ports() -> (u16, u16) {
     (free_port(), free_port())
