@@ -124,9 +124,19 @@ fn open_store(rules: &Rules) -> Arc<dyn Store> {
     Arc::new(OdbcStore::new(&rules.connection, general.pool_size, general.query_timeout))
 }
 
+/// Where contacts unwritten at unload wait for the next start.
+fn journal_path() -> std::path::PathBuf {
+    paths::db_dir().join("sticky.pending")
+}
+
 pub fn start(config: Config, source: String) -> Result<(), String> {
     let rules = Rules::from(config)?;
     let history = History::start(rules.settings(), open_store(&rules));
+    let resumed = crate::history::journal::take(&journal_path());
+    if !resumed.is_empty() {
+        log_notice!("res_sticky: writing {} contacts kept from the previous run", resumed.len());
+        history.resume(resumed);
+    }
     let service = Service {
         rules: RwLock::new(Arc::new(rules)),
         history,
@@ -169,7 +179,7 @@ pub fn apply(config: Config, source: String) -> Result<(), String> {
 
 pub fn stop() {
     if let Some(service) = SERVICE.write().take() {
-        service.history.stop();
+        service.history.stop(&journal_path());
     }
 }
 

@@ -169,6 +169,28 @@ fn a_database_outage_never_holds_a_call_and_loses_nothing() {
 }
 
 #[test]
+fn contacts_survive_a_graceful_restart_during_an_outage() {
+    let mut server = Server::start(Kind::Postgres, "journal");
+    let sticky = sticky_with(&server.dsn_for_conf(), "");
+    let (mut asterisk, ami) = start_routing("journal", &sticky);
+    inbound(&asterisk, &ami, CLIENT, "102");
+    writes_done(&asterisk);
+    server.stop();
+    inbound(&asterisk, &ami, "79555000101", "101");
+    outbound(&asterisk, &ami, "103", "79555000103", "client");
+    drop(ami);
+    let stopped = asterisk.stop_with("core stop gracefully", Duration::from_secs(30)).expect("stopped");
+    assert!(stopped.success());
+    assert!(asterisk.log().contains("2 contacts kept in"), "{}", asterisk.tail_of_log(20));
+    asterisk.start_again();
+    assert!(asterisk.log().contains("writing 2 contacts kept from the previous run"));
+    assert_eq!(asterisk.eval("LAST_AGENT(79555000103,,o)"), "103", "known again before the database is back");
+    server.run();
+    writes_done(&asterisk);
+    assert_eq!(server.sql("SELECT count(*) FROM sticky_history").trim(), "3");
+}
+
+#[test]
 fn import_cdr_backfills_from_a_freepbx_cdr_table() {
     let server = Server::start(Kind::Postgres, "import");
     server.sql(

@@ -26,7 +26,8 @@ fn make_install_lays_out_module_docs_and_config() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let module = destdir.join("usr/lib/asterisk/modules/res_sticky.so");
     assert!(fs::read(&module).unwrap().starts_with(b"\x7fELF"), "the module is installed");
-    let docs = fs::read_to_string(destdir.join("usr/share/asterisk/documentation/thirdparty/res_sticky-en_US.xml")).unwrap();
+    let docs =
+        fs::read_to_string(destdir.join("usr/share/asterisk/documentation/thirdparty/res_sticky-en_US.xml")).unwrap();
     assert!(docs.contains("<function name=\"STICKY_ROUTE\""));
     let conf = destdir.join("etc/asterisk/sticky.conf");
     assert!(fs::read_to_string(&conf).unwrap().starts_with(";\n; sticky.conf"), "the sample config");

@@ -6,6 +6,7 @@
 pub mod breaker;
 pub mod cache;
 pub mod import;
+pub mod journal;
 pub mod latency;
 pub mod odbc;
 pub mod pending;
@@ -381,12 +382,29 @@ impl History {
         }
     }
 
-    /// Stops every thread; contacts still pending are reported.
-    pub fn stop(&self) {
+    /// Queues contacts a previous run could not write (from the journal).
+    pub fn resume(&self, contacts: Vec<Contact>) {
+        for contact in contacts {
+            self.shared.remember_agent(&contact);
+            self.shared.cache.lock().learn(contact.clone());
+            self.shared.pending.push(contact);
+        }
+    }
+
+    /// Stops every thread; contacts still unwritten go to `journal` so the
+    /// next start writes them.
+    pub fn stop(&self, journal: &std::path::Path) {
         self.backend.read().clone().shut_down(&self.shared);
-        let left = self.shared.pending.len();
-        if left > 0 {
-            log_warning!("res_sticky: stopping with {left} contacts not yet written to the history database");
+        let left = self.shared.pending.drain();
+        if left.is_empty() {
+            return;
+        }
+        match journal::save(journal, &left) {
+            Ok(saved) => log_warning!(
+                "res_sticky: the history database is unavailable; {saved} contacts kept in {} until the next start",
+                journal.display()
+            ),
+            Err(error) => log_warning!("res_sticky: {} contacts could not be kept ({error}) and are lost", left.len()),
         }
     }
 }

@@ -74,6 +74,11 @@ impl Pending {
         self.ready.notify_all();
     }
 
+    /// Takes every pending contact out (the writer has stopped).
+    pub fn drain(&self) -> Vec<Contact> {
+        self.queue.lock().drain(..).collect()
+    }
+
     pub fn len(&self) -> u64 {
         self.queue.lock().len() as u64 + self.in_flight.load(Ordering::Relaxed)
     }

@@ -61,6 +61,10 @@ fn wait_until(timeout: Duration, check: impl Fn() -> bool) -> bool {
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+fn journal() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("sticky-test-journal-{}", std::process::id()))
+}
+
 #[test]
 fn a_learned_contact_routes_at_once_and_is_written() {
     let store = Arc::new(MemoryStore::default());
@@ -74,7 +78,7 @@ fn a_learned_contact_routes_at_once_and_is_written() {
     assert!(started.elapsed() < Duration::from_millis(5), "a hit touches no store");
     assert!(wait_until(Duration::from_secs(2), || store.len() == 1), "the writer stores it");
     assert_eq!(store.reads.load(Ordering::SeqCst), 0);
-    history.stop();
+    history.stop(&journal());
 }
 
 #[test]
@@ -92,7 +96,7 @@ fn a_miss_reads_the_store_once_then_hits() {
     assert_eq!(store.reads.load(Ordering::SeqCst), 2, "a negative answer is cached too");
     let snapshot = history.snapshot();
     assert_eq!((snapshot.lookups, snapshot.misses), (5, 2));
-    history.stop();
+    history.stop(&journal());
 }
 
 #[test]
@@ -122,7 +126,7 @@ fn a_database_outage_answers_within_the_timeout_and_loses_nothing() {
     );
     assert_eq!(history.snapshot().dropped, 0);
     assert_eq!(agent_of(history.lookup(&lookup("9000000001", HOUR))), None, "lookups work again");
-    history.stop();
+    history.stop(&journal());
 }
 
 #[test]
@@ -137,7 +141,7 @@ fn a_slow_database_never_holds_a_call_past_the_timeout() {
     // The read finished after the caller gave up, and filled the cache.
     assert!(wait_until(Duration::from_secs(2), || history.cached(&lookup("9123456789", HOUR)).is_some()));
     store.delay_ms.store(0, Ordering::SeqCst);
-    history.stop();
+    history.stop(&journal());
 }
 
 #[test]
@@ -162,8 +166,8 @@ fn contacts_written_by_another_server_reach_the_cache() {
         "the poller merged the other server's contact into the cached negative answer"
     );
     assert_eq!(store.reads.load(Ordering::SeqCst), reads, "without reading the number again");
-    here.stop();
-    there.stop();
+    here.stop(&journal());
+    there.stop(&journal());
 }
 
 #[test]
@@ -179,7 +183,7 @@ fn first_agent_over_a_long_history() {
     let first = Lookup { first: true, ..lookup("9123456789", HOUR) };
     assert_eq!(agent_of(history.lookup(&first)), Some("200".into()));
     assert_eq!(agent_of(history.lookup(&lookup("9123456789", HOUR))), Some("299".into()));
-    history.stop();
+    history.stop(&journal());
 }
 
 #[test]
@@ -193,7 +197,7 @@ fn reconfiguring_keeps_pending_contacts() {
     history.reconfigure(settings("a"), Some(new_store.clone()), false);
     assert!(wait_until(Duration::from_secs(3), || new_store.len() == 1), "the pending contact went to the new store");
     assert!(old_store.is_empty());
-    history.stop();
+    history.stop(&journal());
 }
 
 #[test]
@@ -206,5 +210,22 @@ fn the_last_client_of_an_agent() {
     assert_eq!(history.last_of_agent("101").unwrap().unwrap().number.as_str(), "9000000001");
     assert_eq!(history.last_of_agent("105").unwrap().unwrap().number.as_str(), "9000000007", "from the store");
     assert_eq!(history.last_of_agent("999").unwrap(), None);
-    history.stop();
+    history.stop(&journal());
+}
+
+#[test]
+fn contacts_unwritten_at_stop_are_journalled_and_resumed() {
+    let path = std::env::temp_dir().join(format!("sticky-resume-{}", std::process::id()));
+    let store = Arc::new(MemoryStore::default());
+    store.down.store(true, Ordering::SeqCst);
+    let history = History::start(settings("a"), store.clone());
+    history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    history.stop(&path);
+    assert!(path.exists(), "kept on disk");
+    store.down.store(false, Ordering::SeqCst);
+    let next = History::start(settings("a"), store.clone());
+    next.resume(journal::take(&path));
+    assert!(wait_until(Duration::from_secs(3), || store.len() == 1), "written after the next start");
+    next.stop(&path);
+    assert!(!path.exists());
 }

@@ -253,6 +253,12 @@ impl Asterisk {
         self.boot();
     }
 
+    /// Boots again after a stop, with the same directories.
+    pub fn start_again(&mut self) {
+        assert!(!self.is_running(), "{} is still running", self.name);
+        self.boot();
+    }
+
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
