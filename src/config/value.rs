@@ -74,15 +74,6 @@ pub fn parse_integer_in(text: &str, min: u64, max: u64) -> Result<u64, String> {
     }
 }
 
-/// `yes`/`no` as Asterisk's own configs spell them (`ast_true`/`ast_false`).
-pub fn parse_bool(text: &str) -> Result<bool, String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "yes" | "true" | "y" | "t" | "1" | "on" => Ok(true),
-        "no" | "false" | "n" | "f" | "0" | "off" => Ok(false),
-        other => Err(format!("'{other}' is not yes or no")),
-    }
-}
-
 /// Splits `a, b ,c` into trimmed non-empty items.
 pub fn parse_list(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
@@ -130,10 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn booleans_and_lists() {
-        assert!(parse_bool("Yes").unwrap());
-        assert!(!parse_bool("off").unwrap());
-        assert!(parse_bool("maybe").is_err());
+    fn lists() {
         assert_eq!(parse_list(" ANSWERED, NO ANSWER ,,BUSY "), vec!["ANSWERED", "NO ANSWER", "BUSY"]);
     }
 }

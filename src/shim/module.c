@@ -27,11 +27,6 @@ void rs_sticky_shim_verbose(int level, const char *file, int line, const char *f
 	}
 }
 
-int rs_sticky_shim_debug_enabled(int level)
-{
-	return DEBUG_ATLEAST(level);
-}
-
 void rs_sticky_shim_cli_write(int fd, const char *text)
 {
 	ast_cli(fd, "%s", text);
@@ -40,11 +35,6 @@ void rs_sticky_shim_cli_write(int fd, const char *text)
 void rs_sticky_shim_pin_module(void)
 {
 	ast_module_shutdown_ref(AST_MODULE_SELF);
-}
-
-const char *rs_sticky_shim_module_name(void)
-{
-	return AST_MODULE;
 }
 
 struct ast_custom_function *rs_sticky_shim_function_register(const char *name)
@@ -135,11 +125,6 @@ void rs_sticky_shim_channel_unlock(struct ast_channel *chan)
 void rs_sticky_shim_channel_unref(struct ast_channel *chan)
 {
 	ast_channel_unref(chan);
-}
-
-const char *rs_sticky_shim_buildopt_sum(void)
-{
-	return AST_BUILDOPT_SUM;
 }
 
 static int load_module(void)

@@ -26,12 +26,10 @@ char *rs_sticky_cli_dispatch(int index, struct ast_cli_entry *entry, int cmd, st
 /* Logging: the message is always passed as a "%s" argument, never a format. */
 void rs_sticky_shim_log(int level, const char *file, int line, const char *function, const char *message);
 void rs_sticky_shim_verbose(int level, const char *file, int line, const char *function, const char *message);
-int rs_sticky_shim_debug_enabled(int level);
 void rs_sticky_shim_cli_write(int fd, const char *text);
 
 /* Pin the module so that only a graceful shutdown unloads it. */
 void rs_sticky_shim_pin_module(void);
-const char *rs_sticky_shim_module_name(void);
 
 /* Custom dialplan functions: allocated, registered and freed here. */
 struct ast_custom_function *rs_sticky_shim_function_register(const char *name);
@@ -49,8 +47,5 @@ void rs_sticky_shim_cli_set_command(struct ast_cli_entry *entry, const char *com
 void rs_sticky_shim_channel_lock(struct ast_channel *chan);
 void rs_sticky_shim_channel_unlock(struct ast_channel *chan);
 void rs_sticky_shim_channel_unref(struct ast_channel *chan);
-
-/* The buildopt checksum this module was compiled with. */
-const char *rs_sticky_shim_buildopt_sum(void);
 
 #endif
