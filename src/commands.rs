@@ -5,9 +5,9 @@ use std::time::Duration;
 use crate::asterisk::cli::{CliCommand, CliContext, CliResult};
 use crate::asterisk::devstate::device_state;
 use crate::config::dsn;
-use crate::functions::shown;
 use crate::history::import::read_cdr;
 use crate::history::{now_ms, Lookup};
+use crate::report::shown;
 use crate::routing::contact::Contact;
 use crate::routing::decision::classify;
 use crate::routing::number::NumberKey;
@@ -109,25 +109,28 @@ fn describe(contact: &Option<Contact>) -> String {
     }
 }
 
-fn key_argument(context: &CliContext, rules: &Rules) -> Option<NumberKey> {
-    let number = context.argv.get(3)?;
+/// As `begin`, for commands whose fourth word is a client number: the
+/// service, its rules and the number's key.
+fn begin_with_number(
+    context: &CliContext,
+    words: std::ops::RangeInclusive<usize>,
+) -> Result<(std::sync::Arc<Service>, std::sync::Arc<Rules>, NumberKey), CliResult> {
+    let service = begin(context, words)?;
+    let rules = service.rules();
+    let number = context.argv.get(3).ok_or(CliResult::ShowUsage)?;
     match rules.keys().key(number) {
-        Ok(key) => Some(key),
+        Ok(key) => Ok((service, rules, key)),
         Err(reason) => {
             context.write(&format!("'{}' is not a usable number: {reason}\n", shown(number)));
-            None
+            Err(CliResult::Failure)
         }
     }
 }
 
 fn show_agent(context: &CliContext) -> CliResult {
-    let service = match begin(context, 4..=5) {
-        Ok(service) => service,
+    let (service, rules, key) = match begin_with_number(context, 4..=5) {
+        Ok(begun) => begun,
         Err(answer) => return answer,
-    };
-    let rules = service.rules();
-    let Some(key) = key_argument(context, &rules) else {
-        return CliResult::Failure;
     };
     let general = &rules.config.general;
     let window = match context.argv.get(4) {
@@ -180,13 +183,9 @@ fn show_agent(context: &CliContext) -> CliResult {
 }
 
 fn show_history(context: &CliContext) -> CliResult {
-    let service = match begin(context, 4..=4) {
-        Ok(service) => service,
+    let (service, _, key) = match begin_with_number(context, 4..=4) {
+        Ok(begun) => begun,
         Err(answer) => return answer,
-    };
-    let rules = service.rules();
-    let Some(key) = key_argument(context, &rules) else {
-        return CliResult::Failure;
     };
     let (contacts, error) = service.history.contacts_of(&key, 50);
     let mut out = format!("Contacts of number key {key} (newest first)\n");

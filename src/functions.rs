@@ -6,6 +6,7 @@ use crate::asterisk::channel::Channel;
 use crate::asterisk::devstate::device_state;
 use crate::asterisk::function::{FunctionDef, ReadResult};
 use crate::history::Lookup;
+use crate::report::shown;
 use crate::routing::contact::Contact;
 use crate::routing::decision::{classify, RouteStatus};
 use crate::routing::query::{parse_arguments, Arguments};
@@ -14,15 +15,6 @@ use crate::{log_warning, verbose};
 
 pub static FUNCTIONS: &[FunctionDef] =
     &[FunctionDef { name: c"LAST_AGENT", read: last_agent }, FunctionDef { name: c"STICKY_ROUTE", read: sticky_route }];
-
-/// Caller-controlled text, made safe to put in a log line.
-pub fn shown(text: &str) -> String {
-    let mut shown: String = text.chars().take(40).collect::<String>().escape_debug().to_string();
-    if text.chars().count() > 40 {
-        shown.push('…');
-    }
-    shown
-}
 
 enum Found {
     /// The number cannot be used.

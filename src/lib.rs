@@ -7,6 +7,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod config;
+pub mod dialog;
 pub mod history;
 pub mod mobile;
 pub mod notice;

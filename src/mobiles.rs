@@ -14,10 +14,10 @@ use crate::asterisk::application::AppResult;
 use crate::asterisk::astdb;
 use crate::asterisk::channel::Channel;
 use crate::asterisk::cli::{CliContext, CliResult};
-use crate::functions::shown;
 use crate::history::now_ms;
 use crate::log_warning;
 use crate::mobile::{self, base_interface, parse_request, Context, MobileStatus};
+use crate::report::shown;
 use crate::routing::agent::interface_of;
 use crate::routing::contact::CdrRecord;
 use crate::routing::vocabulary::Disposition;
@@ -31,6 +31,16 @@ const FAMILY: &str = "sticky_mobile";
 pub struct CallCounts(Mutex<HashMap<String, u64>>);
 
 impl CallCounts {
+    /// Starts counting for every member logged in before this load (the
+    /// logins astdb remembers).
+    pub fn track_logged_in(&self) {
+        for (_, value) in astdb::entries(FAMILY) {
+            if let Some((_, interface)) = value.split_once('|') {
+                self.track(interface);
+            }
+        }
+    }
+
     /// Counts an answered call whose answering channel is a mobile member's.
     pub fn on_cdr(&self, record: &CdrRecord) {
         if record.disposition != Some(Disposition::Answered) {
@@ -116,7 +126,6 @@ pub fn show_mobile(context: &CliContext) -> CliResult {
             .ok()
             .is_some_and(|k| mobile::allowed(&rules.config.mobile, rules.keys(), &k, queue).is_some());
         let note = if listed { "" } else { "NOT ALLOWED any more: log it out" };
-        service.mobile_calls.track(interface);
         out.push_str(&format!(
             "  {:<12} {:<16} {:<40} {:<19} {:>6}  {note}\n",
             queue,

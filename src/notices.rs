@@ -7,9 +7,9 @@ use crate::asterisk::application::AppResult;
 use crate::asterisk::channel::Channel;
 use crate::asterisk::cli::{CliContext, CliResult};
 use crate::asterisk::paths;
-use crate::functions::shown;
 use crate::notice::spool::Spool;
 use crate::notice::{self, parse_request, Context, NoticeStatus, Outcome};
+use crate::report::shown;
 use crate::routing::agent::interface_of;
 use crate::service;
 use crate::{log_warning, verbose};
@@ -64,8 +64,9 @@ pub fn schedule_notice(channel: &Channel, data: &str) -> AppResult {
     let notice_dir = notice::notice_dir(&config.notice, &paths::spool_dir());
     let context = Context {
         config: &config.notice,
+        allow: &rules.notice_allow,
         min_digits: config.general.min_digits,
-        zone: notice::zone(&config.notice),
+        zone: rules.notice_zone.clone(),
         spool: &spool,
         notice_dir: &notice_dir,
         limiter: &service.limiter,

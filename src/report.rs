@@ -14,6 +14,16 @@ pub enum Severity {
     Verbose(i32),
 }
 
+/// Caller-controlled text made safe for a log line: escaped, at most 40
+/// characters.
+pub fn shown(text: &str) -> String {
+    let mut shown: String = text.chars().take(40).collect::<String>().escape_debug().to_string();
+    if text.chars().count() > 40 {
+        shown.push('…');
+    }
+    shown
+}
+
 pub type Sink = fn(Severity, &str, u32, &str, &str);
 
 static SINK: OnceLock<Sink> = OnceLock::new();

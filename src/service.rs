@@ -29,6 +29,8 @@ pub struct Rules {
     pub learn: LearnRule,
     pub node: Arc<str>,
     pub connection: String,
+    pub notice_allow: regex::Regex,
+    pub notice_zone: jiff::tz::TimeZone,
 }
 
 impl Rules {
@@ -39,7 +41,9 @@ impl Rules {
         let node: Arc<str> =
             Arc::from(general.node.clone().or_else(paths::system_name).unwrap_or_else(paths::host_name));
         let connection = connection_string(general);
-        Ok(Rules { learn: LearnRule { keys, agents }, node, connection, config })
+        let notice_allow = crate::notice::allow_pattern(&config.notice)?;
+        let notice_zone = crate::notice::zone(&config.notice);
+        Ok(Rules { learn: LearnRule { keys, agents }, node, connection, notice_allow, notice_zone, config })
     }
 
     pub fn keys(&self) -> KeyRule {
@@ -147,6 +151,7 @@ pub fn start(config: Config, source: String) -> Result<(), String> {
         reloads: AtomicU64::new(0),
         started: Instant::now(),
     };
+    service.mobile_calls.track_logged_in();
     *SERVICE.write() = Some(Arc::new(service));
     let stale = crate::notices::spool().clean_staging();
     if stale > 0 {

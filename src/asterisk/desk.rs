@@ -2,10 +2,12 @@
 //! and functions, and the agent prompts.
 
 use std::ffi::c_int;
+use std::time::Duration;
 
 use super::c_string;
 use super::channel::Channel;
-use crate::mobile::{Desk, Hungup, Member, QueueReply};
+use crate::dialog::Hungup;
+use crate::mobile::{Desk, Member, QueueReply};
 use crate::sys;
 
 impl Channel<'_> {
@@ -47,31 +49,13 @@ impl Desk for Channel<'_> {
     }
 
     fn read_pin(&self, quiet: bool) -> Result<String, Hungup> {
-        if !self.answer() {
-            return Err(Hungup);
-        }
-        let prompt = c_string(if quiet { "" } else { "agent-pass" });
-        let mut buffer = [0u8; 17];
-        // SAFETY: the buffer holds 16 digits and the NUL.
-        let result = unsafe { sys::ast_app_getdata(self.raw(), prompt.as_ptr(), buffer.as_mut_ptr().cast(), 16, 6000) };
-        if (result as c_int) < 0 && self.hung_up() {
-            return Err(Hungup);
-        }
-        let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
-        Ok(String::from_utf8_lossy(&buffer[..end]).into_owned())
+        let prompt: &[&str] = if quiet { &[] } else { &["agent-pass"] };
+        self.get_digits(prompt, 16, Duration::from_secs(6))
     }
 
     fn play(&self, prompts: &[&str]) {
-        if !self.answer() {
-            return;
-        }
-        for prompt in prompts {
-            let file = c_string(prompt);
-            // SAFETY: a live channel on its own thread; the strings outlive the call.
-            if unsafe { sys::ast_stream_and_wait(self.raw(), file.as_ptr(), c"".as_ptr()) } < 0 {
-                return;
-            }
-        }
+        // A hang-up during a prompt ends the dialog anyway.
+        let _ = self.play_prompts(prompts);
     }
 
     fn say_digits(&self, digits: &str) {

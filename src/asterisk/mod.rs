@@ -17,6 +17,7 @@ pub mod guard;
 pub mod log;
 pub mod paths;
 pub mod phone;
+pub mod prompt;
 
 use std::ffi::{c_char, CStr, CString};
 

@@ -8,18 +8,9 @@ use jiff::Timestamp;
 
 use super::c_string;
 use super::channel::Channel;
-use crate::notice::{Hungup, Phone};
+use crate::dialog::Hungup;
+use crate::notice::Phone;
 use crate::sys;
-
-impl Channel<'_> {
-    fn ok_unless_hung_up(&self, result: c_int) -> Result<(), Hungup> {
-        if result < 0 && self.hung_up() {
-            Err(Hungup)
-        } else {
-            Ok(())
-        }
-    }
-}
 
 impl Phone for Channel<'_> {
     fn record(&self, path: &str, quiet: bool, max: Duration) -> Result<Duration, Hungup> {
@@ -50,24 +41,7 @@ impl Phone for Channel<'_> {
     }
 
     fn read_digits(&self, prompts: &[&str], max_digits: usize, timeout: Duration) -> Result<String, Hungup> {
-        if !self.answer() {
-            return Err(Hungup);
-        }
-        let prompt = c_string(&prompts.join("&"));
-        let mut buffer = vec![0u8; max_digits.clamp(1, 64) + 1];
-        // SAFETY: the buffer holds max_digits plus the NUL Asterisk writes.
-        let result = unsafe {
-            sys::ast_app_getdata(
-                self.raw(),
-                prompt.as_ptr(),
-                buffer.as_mut_ptr().cast(),
-                (buffer.len() - 1) as c_int,
-                timeout.as_millis() as c_int,
-            )
-        };
-        self.ok_unless_hung_up(result as c_int)?;
-        let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
-        Ok(String::from_utf8_lossy(&buffer[..end]).into_owned())
+        self.get_digits(prompts, max_digits, timeout)
     }
 
     fn say_time(&self, due: Timestamp, zone: &str, keys: &str) -> Result<Option<char>, Hungup> {
@@ -95,13 +69,7 @@ impl Phone for Channel<'_> {
     }
 
     fn play(&self, prompts: &[&str]) -> Result<(), Hungup> {
-        for prompt in prompts {
-            let file = c_string(prompt);
-            // SAFETY: a live channel on its own thread; the strings outlive the call.
-            let result = unsafe { sys::ast_stream_and_wait(self.raw(), file.as_ptr(), c"".as_ptr()) };
-            self.ok_unless_hung_up(result)?;
-        }
-        Ok(())
+        self.play_prompts(prompts)
     }
 
     fn sound_exists(&self, name: &str) -> bool {

@@ -213,6 +213,11 @@ impl History {
     /// written by the background writer.
     pub fn learn(&self, contact: Contact) {
         self.shared.counters.learned.fetch_add(1, Ordering::Relaxed);
+        self.keep(contact);
+    }
+
+    /// Makes a contact visible to lookups and queues it for the writer.
+    fn keep(&self, contact: Contact) {
         self.shared.remember_agent(&contact);
         self.shared.cache.lock().learn(contact.clone());
         self.shared.pending.push(contact);
@@ -385,9 +390,7 @@ impl History {
     /// Queues contacts a previous run could not write (from the journal).
     pub fn resume(&self, contacts: Vec<Contact>) {
         for contact in contacts {
-            self.shared.remember_agent(&contact);
-            self.shared.cache.lock().learn(contact.clone());
-            self.shared.pending.push(contact);
+            self.keep(contact);
         }
     }
 

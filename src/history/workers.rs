@@ -2,7 +2,7 @@
 //! read the store for calls (so a call can stop waiting at its deadline while
 //! the read finishes and still fills the cache), the writer, and the poller
 //! that picks up contacts other servers wrote into a shared database.
-//! All of them stop and are joined when the backend is dropped.
+//! All of them stop and are joined by `Backend::shut_down`.
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use self::lockout::Lockouts;
 use crate::config::{Mobile, MobileAllow};
+use crate::report::shown;
 use crate::routing::number::{KeyRule, NumberKey};
 use crate::{log_notice, log_warning, verbose};
 
@@ -103,9 +104,7 @@ pub struct Member {
     pub paused: bool,
 }
 
-/// The caller did hang up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hungup;
+pub use crate::dialog::Hungup;
 
 /// What the flow needs from Asterisk.
 pub trait Desk {
@@ -166,16 +165,16 @@ pub fn allowed<'c>(config: &'c Mobile, keys: KeyRule, key: &NumberKey, queue: &s
 pub fn run(request: &Request, context: &Context, desk: &dyn Desk) -> Outcome {
     let config = context.config;
     if !is_valid_queue(&request.queue) {
-        log_warning!("MOBILE_AGENT: '{}' is not a queue name", request.queue.escape_debug());
+        log_warning!("MOBILE_AGENT: '{}' is not a queue name", shown(&request.queue));
         return outcome(MobileStatus::Invalid);
     }
     let given =
         if request.number.is_empty() { desk.caller_number().unwrap_or_default() } else { request.number.clone() };
-    let shown: String = given.chars().take(32).collect::<String>().escape_debug().to_string();
+    let caller = shown(&given);
     let (key, digits) = match context.keys.parse(&given) {
         Ok((key, full)) => (key, full.trim_start_matches('+').to_string()),
         Err(reason) => {
-            log_notice!("MOBILE_AGENT({}): refused number '{shown}': {reason}", request.queue);
+            log_notice!("MOBILE_AGENT({}): refused number '{caller}': {reason}", request.queue);
             if !request.quiet {
                 desk.play(&["pbx-invalid"]);
             }
@@ -183,7 +182,7 @@ pub fn run(request: &Request, context: &Context, desk: &dyn Desk) -> Outcome {
         }
     };
     if context.lockouts.is_locked(&key, context.now) {
-        log_notice!("MOBILE_AGENT({}): refused {shown}: locked out after repeated failures", request.queue);
+        log_notice!("MOBILE_AGENT({}): refused {caller}: locked out after repeated failures", request.queue);
         if !request.quiet {
             desk.play(&["pbx-invalid"]);
         }
@@ -209,7 +208,7 @@ pub fn run(request: &Request, context: &Context, desk: &dyn Desk) -> Outcome {
     let refuse = |reason: &str, status: MobileStatus| {
         let locked = context.lockouts.fail(&key, context.now, config.max_failures, config.lockout);
         log_notice!(
-            "MOBILE_AGENT({}): refused {shown}: {reason}{}",
+            "MOBILE_AGENT({}): refused {caller}: {reason}{}",
             request.queue,
             if locked { "; now locked out" } else { "" }
         );

@@ -29,6 +29,7 @@ use self::options::NoticeOptions;
 use self::spool::{CallFile, Spool};
 use self::when::{parse_when, WhenError};
 use crate::config::Notice as NoticeConfig;
+use crate::report::shown;
 use crate::{log_notice, log_warning, verbose};
 
 /// The values of `NOTICE_STATUS`.
@@ -63,9 +64,7 @@ impl NoticeStatus {
     }
 }
 
-/// The caller hung up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hungup;
+pub use crate::dialog::Hungup;
 
 /// What the flow needs from the operator's channel.
 pub trait Phone {
@@ -100,6 +99,8 @@ pub fn parse_request(data: &str) -> Result<Request, String> {
 /// Everything the flow uses besides the phone.
 pub struct Context<'a> {
     pub config: &'a NoticeConfig,
+    /// `notice_allow`, compiled once per load or reload.
+    pub allow: &'a Regex,
     pub min_digits: usize,
     pub zone: TimeZone,
     pub spool: &'a Spool,
@@ -152,20 +153,20 @@ pub fn is_valid_id(id: &str) -> bool {
 /// directory (`custom/promo`) or a path inside `notice_dir`; no `..`, no
 /// extension, nothing a call file or Playback() would read specially.
 pub fn checked_recording(name: &str, notice_dir: &Path) -> Result<String, String> {
-    let segment = Regex::new(r"^[A-Za-z0-9_-]{1,64}$").expect("valid pattern");
+    let segment =
+        |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
     let relative = match name.strip_prefix('/') {
         Some(_) => {
             let inside = Path::new(name)
                 .strip_prefix(notice_dir)
-                .map_err(|_| format!("'{}' is outside notice_dir", name.escape_debug()))?;
+                .map_err(|_| format!("'{}' is outside notice_dir", shown(name)))?;
             inside.to_string_lossy().into_owned()
         }
         None => name.to_string(),
     };
-    let good =
-        !relative.is_empty() && relative.split('/').count() <= 4 && relative.split('/').all(|s| segment.is_match(s));
+    let good = !relative.is_empty() && relative.split('/').count() <= 4 && relative.split('/').all(segment);
     if !good {
-        return Err(format!("'{}' is not a sound name", name.escape_debug()));
+        return Err(format!("'{}' is not a sound name", shown(name)));
     }
     Ok(name.to_string())
 }
@@ -199,7 +200,7 @@ fn ask_time(phone: &dyn Phone, context: &Context, quiet: bool) -> Result<Result<
         let due = match &last {
             Ok(due) => *due,
             Err(error) => {
-                verbose!(3, "SCHEDULE_NOTICE: keyed time '{}' refused: {error:?}", keyed.escape_debug());
+                verbose!(3, "SCHEDULE_NOTICE: keyed time '{}' refused: {error:?}", shown(&keyed));
                 if !quiet {
                     phone.play(&["pbx-invalid"])?;
                 }
@@ -225,10 +226,6 @@ fn ask_time(phone: &dyn Phone, context: &Context, quiet: bool) -> Result<Result<
 /// recording removes the recording.
 pub fn schedule(request: &Request, context: &Context, phone: &dyn Phone) -> Outcome {
     let config = context.config;
-    let allow = match Regex::new(&config.notice_allow) {
-        Ok(allow) => allow,
-        Err(_) => return Outcome::of(NoticeStatus::Error),
-    };
     let candidates: Vec<String> = if !request.number.is_empty() {
         vec![request.number.clone()]
     } else if request.options.last_client {
@@ -236,18 +233,19 @@ pub fn schedule(request: &Request, context: &Context, phone: &dyn Phone) -> Outc
     } else {
         context.bridged.clone()
     };
-    let number = match candidates.iter().map(|n| target::allowed(n, context.min_digits, &allow)).find(Result::is_ok) {
-        Some(Ok(number)) => number,
-        _ => {
-            let shown: Vec<String> = candidates.iter().map(|n| format!("'{}'", n.escape_debug())).collect();
-            log_notice!(
-                "SCHEDULE_NOTICE by {}: no valid number to call ({})",
-                context.operator,
-                if shown.is_empty() { "none given, none bridged".into() } else { shown.join(", ") }
-            );
-            return Outcome::of(NoticeStatus::InvalidNumber);
-        }
-    };
+    let number =
+        match candidates.iter().map(|n| target::allowed(n, context.min_digits, context.allow)).find(Result::is_ok) {
+            Some(Ok(number)) => number,
+            _ => {
+                let tried: Vec<String> = candidates.iter().map(|n| format!("'{}'", shown(n))).collect();
+                log_notice!(
+                    "SCHEDULE_NOTICE by {}: no valid number to call ({})",
+                    context.operator,
+                    if tried.is_empty() { "none given, none bridged".into() } else { tried.join(", ") }
+                );
+                return Outcome::of(NoticeStatus::InvalidNumber);
+            }
+        };
     let given_time = if request.when.is_empty() {
         None
     } else {
@@ -257,7 +255,7 @@ pub fn schedule(request: &Request, context: &Context, phone: &dyn Phone) -> Outc
                 log_notice!(
                     "SCHEDULE_NOTICE by {}: time '{}' refused: {error:?}",
                     context.operator,
-                    request.when.escape_debug()
+                    shown(&request.when)
                 );
                 return Outcome::of(when_status(&error));
             }
@@ -372,4 +370,9 @@ pub fn notice_dir(config: &NoticeConfig, spool_dir: &Path) -> PathBuf {
 /// The configured time zone, else the server's.
 pub fn zone(config: &NoticeConfig) -> TimeZone {
     config.timezone.as_deref().and_then(|name| TimeZone::get(name).ok()).unwrap_or_else(TimeZone::system)
+}
+
+/// `notice_allow` compiled (it was validated when sticky.conf was read).
+pub fn allow_pattern(config: &NoticeConfig) -> Result<Regex, String> {
+    Regex::new(&config.notice_allow).map_err(|error| format!("notice_allow: {error}"))
 }

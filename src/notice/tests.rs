@@ -77,8 +77,10 @@ impl Fixture {
 
     fn run(&self, request: &str, bridged: &[&str], phone: &ScriptedPhone) -> Outcome {
         let last = || Some("+79160000000".to_string());
+        let allow = allow_pattern(&self.config).unwrap();
         let context = Context {
             config: &self.config,
+            allow: &allow,
             min_digits: 7,
             zone: TimeZone::get("Europe/Moscow").unwrap(),
             spool: &self.spool,
