@@ -30,7 +30,7 @@ MODULES_DIR ?= $(shell for d in /usr/lib/$(MULTIARCH)/asterisk/modules /usr/lib/
 ASTETCDIR ?= /etc/asterisk
 ASTDATADIR ?= $(shell [ -d "$(DESTDIR)/usr/share/asterisk/documentation" ] && echo /usr/share/asterisk || echo /var/lib/asterisk)
 
-.PHONY: all headers root install lint unit integration test demo bench clean
+.PHONY: all headers root install lint msrv unit integration test demo bench clean
 
 all: $(MODULE)
 
@@ -67,13 +67,19 @@ lint: $(HEADERS)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
+# The oldest Rust Cargo.toml promises (rust-version) still builds the module.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+msrv: $(HEADERS)
+	rustup toolchain list | grep -q '^$(MSRV)' || rustup toolchain install $(MSRV) --profile minimal
+	$(CARGO) +$(MSRV) check --locked --lib --target-dir target/msrv
+
 unit:
 	$(CARGO) test --locked --lib --no-default-features
 
 integration: $(MODULE) root
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/run-integration.sh
 
-test: lint unit integration
+test: lint msrv unit integration
 
 demo: $(MODULE) root
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/demo.sh

@@ -20,15 +20,21 @@ pub enum AppResult {
     Hangup,
 }
 
+/// One dialplan application: its name and what runs it.
 pub struct ApplicationDef {
+    /// The name the dialplan calls it by.
     pub name: &'static CStr,
+    /// Runs the application on the channel with its argument string.
     pub execute: fn(&Channel, &str) -> AppResult,
 }
 
+/// The registered table; the trampolines index into it.
 static APPLICATIONS: OnceCell<&'static [ApplicationDef]> = OnceCell::new();
 
+/// The execute callback Asterisk calls.
 type Execute = unsafe extern "C" fn(*mut sys::ast_channel, *const c_char) -> c_int;
 
+/// One `extern "C"` trampoline per table position.
 macro_rules! trampolines {
     ($($name:ident = $index:expr),*) => {
         $(
@@ -42,6 +48,7 @@ macro_rules! trampolines {
 
 trampolines!(application_0 = 0, application_1 = 1, application_2 = 2, application_3 = 3);
 
+/// Runs the application at `index` for Asterisk, behind the guard.
 fn dispatch(index: usize, chan: *mut sys::ast_channel, data: *const c_char) -> c_int {
     guard("dialplan application", -1, || {
         let Some(application) = APPLICATIONS.get().and_then(|table| table.get(index)) else {
@@ -62,9 +69,12 @@ fn dispatch(index: usize, chan: *mut sys::ast_channel, data: *const c_char) -> c
 
 /// Owns the registered applications; unregisters them when dropped.
 pub struct ApplicationRegistration {
+    /// The names registered, to unregister.
     names: Vec<&'static CStr>,
 }
 
+/// Registers every application of `applications` (the same table for the
+/// whole process, as the trampolines index into it).
 pub fn register(applications: &'static [ApplicationDef]) -> Result<ApplicationRegistration, String> {
     let table = APPLICATIONS.get_or_init(|| applications);
     if !ptr::eq(*table, applications) || applications.len() > TRAMPOLINES.len() {

@@ -5,12 +5,14 @@ use std::ffi::CStr;
 use super::{c_string, string_from};
 use crate::sys;
 
+/// Stores `value` under `/family/key`; false when astdb refused.
 pub fn put(family: &str, key: &str, value: &str) -> bool {
     let (family, key, value) = (c_string(family), c_string(key), c_string(value));
     // SAFETY: the strings outlive the call; astdb copies them.
     unsafe { sys::ast_db_put(family.as_ptr(), key.as_ptr(), value.as_ptr()) == 0 }
 }
 
+/// Removes `/family/key`.
 pub fn delete(family: &str, key: &str) {
     let (family, key) = (c_string(family), c_string(key));
     // SAFETY: as for `put`.

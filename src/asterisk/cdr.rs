@@ -12,12 +12,16 @@ use crate::routing::contact::CdrRecord;
 use crate::routing::vocabulary::Disposition;
 use crate::sys;
 
+/// The backend's name in `cdr show status`.
 const BACKEND: &CStr = c"res_sticky";
 
+/// What receives each finished record.
 type Handler = fn(CdrRecord);
 
+/// The handler while registered; `None` once unregistering began.
 static HANDLER: OnceCell<RwLock<Option<Handler>>> = OnceCell::new();
 
+/// The handler's slot, made on first use.
 fn slot() -> &'static RwLock<Option<Handler>> {
     HANDLER.get_or_init(|| RwLock::new(None))
 }
@@ -25,6 +29,7 @@ fn slot() -> &'static RwLock<Option<Handler>> {
 /// Registered as a CDR backend while alive.
 pub struct CdrRegistration;
 
+/// Registers `handler` as a CDR backend.
 pub fn register(handler: Handler) -> Result<CdrRegistration, String> {
     *slot().write() = Some(handler);
     let description = c"res_sticky: learns who talked to whom";
@@ -52,6 +57,7 @@ impl Drop for CdrRegistration {
     }
 }
 
+/// A fixed-size C string field of a CDR, copied.
 fn text(field: &[c_char]) -> String {
     // SAFETY: c_char and u8 have the same size and alignment.
     let bytes = unsafe { std::slice::from_raw_parts(field.as_ptr().cast::<u8>(), field.len()) };
@@ -65,6 +71,7 @@ fn millis(time: &sys::timeval) -> i64 {
     i64::from(time.tv_sec) * 1000 + i64::from(time.tv_usec) / 1000
 }
 
+/// A CDR disposition code in our vocabulary.
 fn disposition(code: std::ffi::c_long) -> Option<Disposition> {
     match code as u32 {
         sys::AST_CDR_ANSWERED => Some(Disposition::Answered),
@@ -76,6 +83,7 @@ fn disposition(code: std::ffi::c_long) -> Option<Disposition> {
     }
 }
 
+/// The backend callback Asterisk calls for each finished record.
 extern "C" fn rs_sticky_cdr_post(cdr: *mut sys::ast_cdr) -> c_int {
     guard("CDR backend", 0, || {
         let Some(handler) = *slot().read() else {

@@ -9,7 +9,9 @@ use crate::sys;
 /// Borrowed from Asterisk for one function or application call; never
 /// stored, never sent to another thread.
 pub struct Channel<'a> {
+    /// The channel Asterisk lent.
     raw: NonNull<sys::ast_channel>,
+    /// Ties the borrow to the callback that lent the channel.
     _lent: PhantomData<&'a mut c_void>,
 }
 
@@ -65,6 +67,7 @@ unsafe fn party_number(raw: *mut sys::ast_channel, connected: bool) -> Option<St
 pub struct Peer(NonNull<sys::ast_channel>);
 
 impl Peer {
+    /// The number of the peer's caller, if present and valid.
     pub fn caller_number(&self) -> Option<String> {
         // SAFETY: we hold a reference, so the channel is alive.
         unsafe { party_number(self.0.as_ptr(), false) }
@@ -96,6 +99,7 @@ impl<'a> Channel<'a> {
         NonNull::new(raw).map(|raw| Channel { raw, _lent: PhantomData })
     }
 
+    /// The channel's name, e.g. `PJSIP/101-0000002a`.
     pub fn name(&self) -> String {
         // SAFETY: the channel is alive for 'a; read under its lock and copied.
         unsafe {
@@ -105,6 +109,7 @@ impl<'a> Channel<'a> {
         .unwrap_or_default()
     }
 
+    /// The channel's language for prompts (`en` when unset).
     pub fn language(&self) -> String {
         // SAFETY: as for `name`.
         unsafe {
@@ -145,6 +150,7 @@ impl<'a> Channel<'a> {
         NonNull::new(unsafe { sys::ast_channel_bridge_peer(self.raw.as_ptr()) }).map(Peer)
     }
 
+    /// Whether the channel has hung up (or is being hung up).
     pub fn hung_up(&self) -> bool {
         // SAFETY: the channel is alive for 'a.
         unsafe { sys::ast_check_hangup(self.raw.as_ptr()) != 0 }
@@ -156,10 +162,12 @@ impl<'a> Channel<'a> {
         unsafe { sys::ast_answer(self.raw.as_ptr()) == 0 }
     }
 
+    /// The raw channel, for the other wrappers of this layer.
     pub fn raw(&self) -> *mut sys::ast_channel {
         self.raw.as_ptr()
     }
 
+    /// Sets a channel variable (the channel is locked by Asterisk).
     pub fn set_variable(&self, name: &str, value: &str) {
         let name = super::c_string(name);
         let value = super::c_string(value);

@@ -13,8 +13,11 @@ use crate::sys;
 /// What a handler tells Asterisk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CliResult {
+    /// The command ran.
     Success,
+    /// The words were wrong: Asterisk prints the usage.
     ShowUsage,
+    /// The command failed (it said why).
     Failure,
 }
 
@@ -26,17 +29,20 @@ pub struct CliCommand {
     pub summary: &'static CStr,
     /// The full `Usage:` text.
     pub usage: &'static CStr,
+    /// Runs the command.
     pub handler: fn(&CliContext) -> CliResult,
 }
 
 /// The arguments of one invocation and the console to write to.
 pub struct CliContext {
+    /// The console's descriptor.
     fd: c_int,
     /// Every word typed, the command's own words included.
     pub argv: Vec<String>,
 }
 
 impl CliContext {
+    /// Writes `text` to the console that typed the command.
     pub fn write(&self, text: &str) {
         let text = super::c_string(text);
         // SAFETY: `fd` is the console Asterisk handed to this invocation; the
@@ -45,16 +51,19 @@ impl CliContext {
     }
 }
 
+/// The registered table; the shim's entries carry their index into it.
 static COMMANDS: OnceCell<&'static [CliCommand]> = OnceCell::new();
 
 /// Owns the registered entries; unregisters them when dropped.
 pub struct CliRegistration {
+    /// The entries the shim allocated, to unregister and free.
     entries: Vec<NonNull<sys::ast_cli_entry>>,
 }
 
 // SAFETY: the entries are only touched through Asterisk's CLI API, which
 // locks its own list; the pointers themselves are plain addresses.
 unsafe impl Send for CliRegistration {}
+// SAFETY: as for Send: Asterisk's CLI API does its own locking.
 unsafe impl Sync for CliRegistration {}
 
 /// Registers `commands`. The table is fixed for the life of the process (the
@@ -86,9 +95,12 @@ impl Drop for CliRegistration {
     }
 }
 
+/// `CLI_SUCCESS`: a NULL result.
 const CLI_SUCCESS: *mut c_char = ptr::null_mut();
 // CLI_SHOWUSAGE and CLI_FAILURE are the small integers 1 and 2 cast to pointers.
+/// `CLI_SHOWUSAGE`.
 const CLI_SHOWUSAGE: *mut c_char = ptr::without_provenance_mut(1);
+/// `CLI_FAILURE`.
 const CLI_FAILURE: *mut c_char = ptr::without_provenance_mut(2);
 
 /// Called by the shim for `CLI_INIT`, `CLI_GENERATE` and `CLI_HANDLER`.

@@ -6,9 +6,13 @@ use std::ptr;
 use crate::config::{RawConfig, RawEntry, RawSection};
 use crate::sys;
 
+/// What loading a config file found.
 pub enum Loaded {
+    /// The file's sections and lines.
     File(RawConfig),
+    /// There is no such file.
     Missing,
+    /// The file could not be parsed (Asterisk's loader said why).
     Invalid,
 }
 

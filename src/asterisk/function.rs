@@ -15,24 +15,31 @@ use crate::sys;
 /// `Err` makes Asterisk treat the call as failed (the expression is empty).
 pub type ReadResult = Result<String, ()>;
 
+/// One dialplan function: its name and what reads it.
 pub struct FunctionDef {
+    /// The name the dialplan calls it by.
     pub name: &'static CStr,
     /// `channel` is `None` when called without one (AMI, `dialplan eval`).
     pub read: fn(Option<&Channel>, &str) -> ReadResult,
 }
 
+/// The registered table, looked up by name when Asterisk calls.
 static FUNCTIONS: OnceCell<&'static [FunctionDef]> = OnceCell::new();
 
 /// Owns the registered functions; unregisters them when dropped.
 pub struct FunctionRegistration {
+    /// The entries the shim allocated, to unregister and free.
     entries: Vec<NonNull<sys::ast_custom_function>>,
 }
 
 // SAFETY: the entries are touched only through Asterisk's function API,
 // which takes its own lock.
 unsafe impl Send for FunctionRegistration {}
+// SAFETY: as for Send: Asterisk's function API does its own locking.
 unsafe impl Sync for FunctionRegistration {}
 
+/// Registers every function of `functions` (the same table for the whole
+/// process).
 pub fn register(functions: &'static [FunctionDef]) -> Result<FunctionRegistration, String> {
     let table = FUNCTIONS.get_or_init(|| functions);
     if !ptr::eq(*table, functions) {
@@ -61,7 +68,7 @@ impl Drop for FunctionRegistration {
 }
 
 /// Copies `text` into Asterisk's buffer of `len` bytes (NUL included),
-/// cutting at a character boundary.
+/// cut at a character boundary.
 ///
 /// # Safety
 /// `buf` must be writable for `len` bytes.
@@ -69,18 +76,17 @@ unsafe fn write_buffer(text: &str, buf: *mut c_char, len: usize) {
     if buf.is_null() || len == 0 {
         return;
     }
-    let mut end = text.len().min(len - 1);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    // SAFETY: `end < len` bytes are copied and a NUL written at `end`, all
-    // within the caller's buffer; `text` is a separate Rust allocation.
+    let text = crate::text::fitting(text, len - 1);
+    // SAFETY: `text.len() < len` bytes are copied and a NUL written after
+    // them, all within the caller's buffer; `text` is a separate allocation.
     unsafe {
-        ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), end);
-        *buf.add(end) = 0;
+        ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        *buf.add(text.len()) = 0;
     }
 }
 
+/// The read callback of every function registered here; dispatches on
+/// the function's name.
 #[no_mangle]
 pub extern "C" fn rs_sticky_function_read(
     chan: *mut sys::ast_channel,
@@ -112,20 +118,4 @@ pub extern "C" fn rs_sticky_function_read(
             Err(()) => -1,
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_are_cut_at_character_boundaries() {
-        let mut buffer = [b'x' as c_char; 6];
-        // SAFETY: the buffer has 6 bytes.
-        unsafe { write_buffer("ab\u{e9}cd", buffer.as_mut_ptr(), 4) };
-        let text = unsafe { CStr::from_ptr(buffer.as_ptr()) }.to_str().unwrap();
-        assert_eq!(text, "ab", "the two-byte é does not fit with the NUL");
-        unsafe { write_buffer("PJSIP/101", buffer.as_mut_ptr(), 6) };
-        assert_eq!(unsafe { CStr::from_ptr(buffer.as_ptr()) }.to_str().unwrap(), "PJSIP");
-    }
 }

@@ -3,7 +3,8 @@
 //! error code. A panic never unwinds into Asterisk's C frames.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Once;
+
+use once_cell::sync::OnceCell;
 
 use super::log::{self, Level};
 
@@ -21,9 +22,9 @@ pub fn guard<R>(entry: &str, on_panic: R, body: impl FnOnce() -> R) -> R {
 /// Routes panic messages into Asterisk's log instead of stderr, which a
 /// daemonised Asterisk has closed. Installed once, at load.
 pub fn install_panic_hook() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        crate::report::install(log::sink);
+    static INSTALLED: OnceCell<()> = OnceCell::new();
+    INSTALLED.get_or_init(|| {
+        crate::log::install(log::sink);
         panic::set_hook(Box::new(|info| {
             let payload = info
                 .payload()

@@ -3,14 +3,19 @@
 
 use crate::sys;
 
+/// The levels of `ast_log` the module writes at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// `LOG_NOTICE`.
     Notice,
+    /// `LOG_WARNING`.
     Warning,
+    /// `LOG_ERROR`.
     Error,
 }
 
 impl Level {
+    /// The level's number for `ast_log`.
     fn code(self) -> i32 {
         (match self {
             Level::Notice => sys::__LOG_NOTICE,
@@ -20,6 +25,7 @@ impl Level {
     }
 }
 
+/// Asterisk's logger expects each message to end its line.
 fn with_newline(message: &str) -> String {
     let mut text = message.to_string();
     if !text.ends_with('\n') {
@@ -28,9 +34,9 @@ fn with_newline(message: &str) -> String {
     text
 }
 
-/// The sink `crate::report` forwards to once the module is loaded.
-pub fn sink(severity: crate::report::Severity, file: &str, line: u32, function: &str, message: &str) {
-    use crate::report::Severity;
+/// The sink the crate's log macros forward to once the module is loaded.
+pub fn sink(severity: crate::log::Severity, file: &str, line: u32, function: &str, message: &str) {
+    use crate::log::Severity;
     match severity {
         Severity::Notice => write(Level::Notice, file, line, function, message),
         Severity::Warning => write(Level::Warning, file, line, function, message),

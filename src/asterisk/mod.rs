@@ -1,7 +1,12 @@
-//! The thin safe layer over Asterisk's C API — the only place with `unsafe`.
+//! The thin safe layer over Asterisk's C API — with `sys`, the only place
+//! with `unsafe`. It knows no feature of res_sticky: it wraps what Asterisk
+//! offers (channels, functions, applications, the CLI, CDRs, device states,
+//! astdb, config files, the logger) in safe Rust.
 //!
 //! Every entry point Asterisk calls runs through [`guard::guard`]; every value
 //! that registered something with Asterisk unregisters it when dropped.
+#![allow(unsafe_code)]
+#![warn(clippy::missing_docs_in_private_items)]
 
 pub mod application;
 pub mod astdb;
@@ -9,15 +14,14 @@ pub mod cdr;
 pub mod channel;
 pub mod cli;
 pub mod config_file;
-pub mod desk;
 pub mod devstate;
-mod entry;
+pub mod dialplan;
 pub mod function;
 pub mod guard;
+pub mod lifecycle;
 pub mod log;
+pub mod media;
 pub mod paths;
-pub mod phone;
-pub mod prompt;
 
 use std::ffi::{c_char, CStr, CString};
 

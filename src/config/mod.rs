@@ -3,11 +3,9 @@
 //! Asterisk's own config loader reads the file (so `#include`, templates and
 //! comments behave as in every other Asterisk config); this module turns what
 //! it read into a [`Config`], naming the key and the line of every bad value.
-#![forbid(unsafe_code)]
 
 pub mod dsn;
 mod sections;
-pub mod template;
 pub mod value;
 
 use std::fmt;
@@ -15,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::routing::vocabulary::{DeviceState, Disposition};
-pub use template::Template;
+pub use crate::template::Template;
 
 /// One `key = value` line as Asterisk's loader delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,8 +225,9 @@ fn first_line(section: &RawSection) -> u32 {
     section.entries.first().map(|entry| entry.line.saturating_sub(1)).unwrap_or(0)
 }
 
-/// Reads sticky.conf-style text into sections, for tests and tools that run
-/// without Asterisk. Comments start with `;`; `=>` is accepted like `=`.
+/// Reads sticky.conf-style text into sections, for tests that run without
+/// Asterisk. Comments start with `;`; `=>` is accepted like `=`.
+#[cfg(test)]
 pub fn raw_from_text(file: &str, text: &str) -> RawConfig {
     let mut raw = RawConfig { file: file.to_string(), sections: Vec::new() };
     for (index, line) in text.lines().enumerate() {

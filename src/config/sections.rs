@@ -1,16 +1,16 @@
 //! The per-section validators behind [`super::parse`].
-#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use super::value::{parse_duration_in, parse_integer_in, parse_list};
+use super::value::{parse_integer_in, parse_list};
 use super::{
     Config, Diagnostic, General, Mobile, MobileAllow, Notice, RawConfig, RawEntry, RawSection, Severity, Template,
     AGENT_VARIABLES, NUMBER_VARIABLES,
 };
 use crate::routing::vocabulary::{DeviceState, Disposition};
+use crate::time::parse_duration_in;
 
 /// Collects diagnostics for one section.
 pub(super) struct Sink<'a> {

@@ -1,6 +1,5 @@
 //! `sticky import cdr`: back-fills contacts from an existing `cdr` table
 //! (FreePBX / cdr_adaptive_odbc layout by default).
-#![forbid(unsafe_code)]
 
 use std::time::Duration;
 

@@ -2,7 +2,6 @@
 //! are kept in a file next to astdb and written after the next start.
 //! One contact per line, fields separated by tabs; every field is checked
 //! again when read back, like a row of the history table.
-#![forbid(unsafe_code)]
 
 use std::fs;
 use std::io::{self, Write};

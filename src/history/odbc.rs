@@ -3,15 +3,15 @@
 //!
 //! Every statement binds its values as parameters; nothing a caller sent is
 //! ever part of the SQL text. Every checkout and statement has a deadline.
-#![forbid(unsafe_code)]
 
-use std::sync::OnceLock;
+use once_cell::sync::OnceCell;
 use std::time::{Duration, Instant};
 
 use odbc_api::{environment, Connection, ConnectionOptions, Cursor, IntoParameter};
 use parking_lot::Mutex;
 
 use super::store::{Row, Store, StoreError};
+use crate::log_warning;
 use crate::routing::contact::{Contact, StoredRow};
 use crate::routing::number::NumberKey;
 
@@ -128,10 +128,48 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// The pool's own connection attempts fail on its thread, away from any
+/// caller: their errors go to Asterisk's log, at most one line per
+/// [`CONNECT_ERROR_INTERVAL`] (with a count of those left out), so a database
+/// that is down for hours does not flood it.
+#[derive(Default)]
+struct ConnectErrors {
+    /// When the last line was written, and errors since then.
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+const CONNECT_ERROR_INTERVAL: Duration = Duration::from_secs(30);
+
+impl r2d2::HandleError<odbc_api::Error> for ConnectErrors {
+    fn handle_error(&self, error: odbc_api::Error) {
+        let mut state = self.state.lock();
+        let (last, left_out) = &mut *state;
+        if last.is_some_and(|at| at.elapsed() < CONNECT_ERROR_INTERVAL) {
+            *left_out += 1;
+            return;
+        }
+        let also = if *left_out > 0 { format!(" ({left_out} more since the last report)") } else { String::new() };
+        *last = Some(Instant::now());
+        *left_out = 0;
+        drop(state);
+        let text = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        log_warning!(
+            "res_sticky: cannot connect to the history database: {}{also}",
+            text.chars().take(240).collect::<String>()
+        );
+    }
+}
+
+impl std::fmt::Debug for ConnectErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectErrors")
+    }
+}
+
 pub struct OdbcStore {
     pool: r2d2::Pool<Manager>,
-    dialect: OnceLock<Dialect>,
-    dbms: OnceLock<String>,
+    dialect: OnceCell<Dialect>,
+    dbms: OnceCell<String>,
     /// Held while the table is being created; `true` once it exists.
     schema: Mutex<bool>,
 }
@@ -165,9 +203,9 @@ impl OdbcStore {
             .max_lifetime(None)
             .test_on_check_out(false)
             .connection_timeout(query_timeout.max(Duration::from_secs(2)))
-            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .error_handler(Box::new(ConnectErrors::default()))
             .build_unchecked(manager);
-        OdbcStore { pool, dialect: OnceLock::new(), dbms: OnceLock::new(), schema: Mutex::new(false) }
+        OdbcStore { pool, dialect: OnceCell::new(), dbms: OnceCell::new(), schema: Mutex::new(false) }
     }
 
     /// Runs `work` on a pooled connection; a failure marks it broken.

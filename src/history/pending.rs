@@ -1,7 +1,6 @@
 //! Contacts learned but not yet in the store. Bounded: past `capacity` the
 //! oldest are dropped and counted, so a database down for days cannot eat
 //! Asterisk's memory.
-#![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};

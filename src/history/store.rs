@@ -1,6 +1,5 @@
 //! The history store as the rest of the module sees it. The ODBC store is
 //! the real one; unit tests use an in-memory one.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::time::Duration;

@@ -3,7 +3,6 @@
 //! the read finishes and still fills the cache), the writer, and the poller
 //! that picks up contacts other servers wrote into a shared database.
 //! All of them stop and are joined by `Backend::shut_down`.
-#![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -17,19 +17,26 @@ struct FakeDesk {
     queues: Vec<String>,
 }
 
-impl Desk for FakeDesk {
-    fn caller_number(&self) -> Option<String> {
+impl Caller for FakeDesk {
+    fn number(&self) -> Option<String> {
         self.caller.clone()
     }
-    fn read_pin(&self, _quiet: bool) -> Result<String, Hungup> {
+    fn read_digits(&self, prompts: &[&str], max_digits: usize, _timeout: Duration) -> Result<String, Hungup> {
+        assert_eq!(max_digits, PIN_DIGITS, "only a PIN is read");
+        self.played.borrow_mut().extend(prompts.iter().map(|p| p.to_string()));
         self.pins.borrow_mut().pop_front().unwrap_or(Ok(String::new()))
     }
-    fn play(&self, prompts: &[&str]) {
+    fn play(&self, prompts: &[&str]) -> Result<(), Hungup> {
         self.played.borrow_mut().extend(prompts.iter().map(|p| p.to_string()));
+        Ok(())
     }
-    fn say_digits(&self, digits: &str) {
+    fn say_digits(&self, digits: &str) -> Result<(), Hungup> {
         self.played.borrow_mut().push(format!("digits:{digits}"));
+        Ok(())
     }
+}
+
+impl Desk for FakeDesk {
     fn is_member(&self, queue: &str, interface: &str) -> bool {
         self.members.borrow().contains(&(queue.to_string(), interface.to_string()))
     }

@@ -1,5 +1,4 @@
 //! How many notices one operator may schedule per hour.
-#![forbid(unsafe_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};

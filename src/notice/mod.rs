@@ -4,7 +4,6 @@
 //! The flow is written against [`Phone`], the few things it needs from a
 //! channel, so that it is tested here with a scripted phone and runs in
 //! Asterisk on the real channel.
-#![forbid(unsafe_code)]
 
 pub mod limit;
 pub mod options;
@@ -29,7 +28,8 @@ use self::options::NoticeOptions;
 use self::spool::{CallFile, Spool};
 use self::when::{parse_when, WhenError};
 use crate::config::Notice as NoticeConfig;
-use crate::report::shown;
+use crate::text::shown;
+use crate::time;
 use crate::{log_notice, log_warning, verbose};
 
 /// The values of `NOTICE_STATUS`.
@@ -64,20 +64,16 @@ impl NoticeStatus {
     }
 }
 
-pub use crate::dialog::Hungup;
+pub use crate::caller::{Caller, Hungup};
 
-/// What the flow needs from the operator's channel.
-pub trait Phone {
+/// What the flow needs from the operator's channel besides prompts and keys.
+pub trait Phone: Caller {
     /// Records into `path` (no extension) until `#` or `max`, after a beep
     /// unless `quiet`; the length recorded.
     fn record(&self, path: &str, quiet: bool, max: Duration) -> Result<Duration, Hungup>;
-    /// Plays `prompts`, then reads up to `max_digits` keys (ended by `#` or
-    /// a pause).
-    fn read_digits(&self, prompts: &[&str], max_digits: usize, timeout: Duration) -> Result<String, Hungup>;
-    /// Says a time: weekday, date and time of day. A key in `keys` pressed
-    /// meanwhile stops it and is returned.
+    /// Says a time: weekday, date and time of day in `zone`. A key in `keys`
+    /// pressed meanwhile stops it and is returned.
     fn say_time(&self, due: Timestamp, zone: &str, keys: &str) -> Result<Option<char>, Hungup>;
-    fn play(&self, prompts: &[&str]) -> Result<(), Hungup>;
     fn sound_exists(&self, name: &str) -> bool;
 }
 
@@ -283,40 +279,13 @@ fn schedule_checked(
     number: String,
     given_time: Option<Timestamp>,
 ) -> Outcome {
-    let config = context.config;
     let id = new_id();
     let quiet = request.options.quiet;
-    let recorded_here = request.recording.is_empty();
-    let recording = if recorded_here {
-        if spool::ensure_private_dir(context.notice_dir).is_err() {
-            log_warning!("SCHEDULE_NOTICE: cannot create notice_dir {}", context.notice_dir.display());
-            return Outcome::of(NoticeStatus::SpoolError);
-        }
-        let path = context.notice_dir.join(&id).to_string_lossy().into_owned();
-        match phone.record(&path, quiet, config.max_record) {
-            Err(Hungup) => {
-                remove_recording(context.notice_dir, &id);
-                return Outcome::of(NoticeStatus::Hangup);
-            }
-            Ok(length) if length.is_zero() || !phone.sound_exists(&path) => {
-                remove_recording(context.notice_dir, &id);
-                return Outcome::of(NoticeStatus::NoRecording);
-            }
-            Ok(_) => path,
-        }
-    } else {
-        match checked_recording(&request.recording, context.notice_dir) {
-            Ok(name) if phone.sound_exists(&name) => name,
-            Ok(name) => {
-                log_notice!("SCHEDULE_NOTICE by {}: sound '{name}' does not exist", context.operator);
-                return Outcome::of(NoticeStatus::NoRecording);
-            }
-            Err(error) => {
-                log_notice!("SCHEDULE_NOTICE by {}: {error}", context.operator);
-                return Outcome::of(NoticeStatus::NoRecording);
-            }
-        }
+    let recording = match recording(request, context, phone, &id) {
+        Ok(recording) => recording,
+        Err(status) => return Outcome::of(status),
     };
+    let recorded_here = request.recording.is_empty();
     let cleanup = |status: NoticeStatus| {
         if recorded_here {
             remove_recording(context.notice_dir, &id);
@@ -331,11 +300,66 @@ fn schedule_checked(
             Ok(Ok(due)) => due,
         },
     };
-    let channel = config.notice_dial.render(|_| number.clone());
+    if let Err(error) = write_call_file(request, context, &id, &number, recording, due) {
+        log_warning!("SCHEDULE_NOTICE by {}: the call file could not be written: {error}", context.operator);
+        return cleanup(NoticeStatus::SpoolError);
+    }
+    log_notice!(
+        "SCHEDULE_NOTICE: notice {id} to {number} at {} ({}) scheduled by {}",
+        time::local_time(due.as_millisecond(), &context.zone),
+        context.zone.iana_name().unwrap_or("local time"),
+        context.operator
+    );
+    if !quiet && request.when.is_empty() {
+        let _ = phone.play(&["auth-thankyou"]);
+    }
+    Outcome { status: NoticeStatus::Scheduled, id: Some(id) }
+}
+
+/// The message the notice plays: recorded now (into `notice_dir`, named by
+/// the notice's id) or the sound file given, checked.
+fn recording(request: &Request, context: &Context, phone: &dyn Phone, id: &str) -> Result<String, NoticeStatus> {
+    if !request.recording.is_empty() {
+        return match checked_recording(&request.recording, context.notice_dir) {
+            Ok(name) if phone.sound_exists(&name) => Ok(name),
+            Ok(name) => {
+                log_notice!("SCHEDULE_NOTICE by {}: sound '{name}' does not exist", context.operator);
+                Err(NoticeStatus::NoRecording)
+            }
+            Err(error) => {
+                log_notice!("SCHEDULE_NOTICE by {}: {error}", context.operator);
+                Err(NoticeStatus::NoRecording)
+            }
+        };
+    }
+    if spool::ensure_private_dir(context.notice_dir).is_err() {
+        log_warning!("SCHEDULE_NOTICE: cannot create notice_dir {}", context.notice_dir.display());
+        return Err(NoticeStatus::SpoolError);
+    }
+    let path = context.notice_dir.join(id).to_string_lossy().into_owned();
+    match phone.record(&path, request.options.quiet, context.config.max_record) {
+        Ok(length) if !length.is_zero() && phone.sound_exists(&path) => Ok(path),
+        result => {
+            remove_recording(context.notice_dir, id);
+            Err(if result.is_err() { NoticeStatus::Hangup } else { NoticeStatus::NoRecording })
+        }
+    }
+}
+
+/// Writes the notice's call file into the spool, due at `due`.
+fn write_call_file(
+    request: &Request,
+    context: &Context,
+    id: &str,
+    number: &str,
+    recording: String,
+    due: Timestamp,
+) -> Result<(), String> {
+    let config = context.config;
     let file = CallFile {
-        id: id.clone(),
-        number: number.clone(),
-        channel,
+        id: id.to_string(),
+        number: number.to_string(),
+        channel: config.notice_dial.render(|_| number.to_string()),
         caller_id: request.options.caller_id.clone(),
         recording,
         retries: request.options.retries.unwrap_or(config.retries),
@@ -343,23 +367,8 @@ fn schedule_checked(
         wait_time: request.options.wait_time.unwrap_or(config.wait_time.as_secs() as u32),
         operator: context.operator.clone(),
     };
-    let written = file
-        .render()
-        .map_err(|e| e.to_string())
-        .and_then(|text| context.spool.deliver(&id, &text, due, || {}).map_err(|e| e.to_string()));
-    if let Err(error) = written {
-        log_warning!("SCHEDULE_NOTICE by {}: the call file could not be written: {error}", context.operator);
-        return cleanup(NoticeStatus::SpoolError);
-    }
-    log_notice!(
-        "SCHEDULE_NOTICE: notice {id} to {number} at {} scheduled by {}",
-        when::local(due, &context.zone),
-        context.operator
-    );
-    if !quiet && request.when.is_empty() {
-        let _ = phone.play(&["auth-thankyou"]);
-    }
-    Outcome { status: NoticeStatus::Scheduled, id: Some(id) }
+    let text = file.render()?;
+    context.spool.deliver(id, &text, due).map_err(|e| e.to_string())
 }
 
 /// The directory recordings go to.

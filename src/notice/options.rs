@@ -1,6 +1,5 @@
 //! SCHEDULE_NOTICE's options: `r(N)` retries, `t(S)` seconds between
 //! retries, `w(S)` ring time, `c(CID)` caller id, `l` last client, `q` quiet.
-#![forbid(unsafe_code)]
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NoticeOptions {

@@ -6,7 +6,6 @@
 //! staging directory on the same file system, flushed to disk, given its due
 //! time as mtime (pbx_spool waits until then), and only then renamed into
 //! `outgoing/` — a rename is atomic, so pbx_spool sees all of it or nothing.
-#![forbid(unsafe_code)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -102,26 +101,28 @@ impl Spool {
         }
     }
 
-    /// Writes the call file atomically. `before_rename` runs between the
-    /// flushed write and the rename (tests use it to die there).
-    pub fn deliver(&self, id: &str, content: &str, due: Timestamp, before_rename: impl FnOnce()) -> io::Result<()> {
+    /// Writes the call file atomically: staged, then published.
+    pub fn deliver(&self, id: &str, content: &str, due: Timestamp) -> io::Result<()> {
+        self.stage(id, content, due)?.publish()
+    }
+
+    /// Writes the call file into the staging directory, dated `due` and
+    /// flushed to disk with its date. Dropped unpublished, it is removed.
+    pub fn stage(&self, id: &str, content: &str, due: Timestamp) -> io::Result<Staged> {
         fs::create_dir_all(&self.staging)?;
-        let staged = self.staging.join(format!("{}.tmp", file_name(id)));
-        let result = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).mode(0o640).open(&staged)?;
-            file.write_all(content.as_bytes())?;
-            file.sync_all()?;
-            let when = system_time(due);
-            file.set_times(fs::FileTimes::new().set_accessed(when).set_modified(when))?;
-            drop(file);
-            before_rename();
-            fs::rename(&staged, self.outgoing.join(file_name(id)))?;
-            File::open(&self.outgoing)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&staged);
-        }
-        result
+        let staged = Staged {
+            path: self.staging.join(format!("{}.tmp", file_name(id))),
+            target: self.outgoing.join(file_name(id)),
+            published: false,
+        };
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o640).open(&staged.path)?;
+        file.write_all(content.as_bytes())?;
+        // The due time is metadata: set it before the flush so that it is
+        // on disk with the content.
+        let when = system_time(due);
+        file.set_times(fs::FileTimes::new().set_accessed(when).set_modified(when))?;
+        file.sync_all()?;
+        Ok(staged)
     }
 
     /// Removes staged files a writer left behind (it died before renaming).
@@ -147,6 +148,41 @@ impl Spool {
 
     pub fn finished(&self) -> Vec<Listed> {
         list(&self.done)
+    }
+}
+
+/// A call file written and flushed in the staging directory, not yet seen
+/// by pbx_spool.
+pub struct Staged {
+    path: PathBuf,
+    target: PathBuf,
+    published: bool,
+}
+
+impl Staged {
+    /// Renames the file into `outgoing/`, where pbx_spool picks it up. Once
+    /// renamed the notice is live: a failure to flush the directory entry
+    /// afterwards is logged, not reported as a failed notice.
+    pub fn publish(mut self) -> io::Result<()> {
+        fs::rename(&self.path, &self.target)?;
+        self.published = true;
+        if let Some(dir) = self.target.parent() {
+            if let Err(error) = File::open(dir).and_then(|dir| dir.sync_all()) {
+                crate::log_warning!(
+                    "res_sticky: {} is live, but flushing its directory failed: {error}",
+                    self.target.display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -253,7 +289,7 @@ mod tests {
     fn delivers_atomically_with_the_due_time() {
         let (dir, spool) = temp_spool("deliver");
         let due: Timestamp = "2030-01-02T03:04:05Z".parse().unwrap();
-        spool.deliver("abc", "Channel: Local/1@x\n", due, || {}).unwrap();
+        spool.deliver("abc", "Channel: Local/1@x\n", due).unwrap();
         let path = spool.outgoing.join("sticky-notice-abc.call");
         assert_eq!(fs::read_to_string(&path).unwrap(), "Channel: Local/1@x\n");
         let modified = fs::metadata(&path).unwrap().modified().unwrap();
@@ -269,12 +305,12 @@ mod tests {
     fn a_writer_dying_before_the_rename_leaves_nothing_in_outgoing() {
         let (dir, spool) = temp_spool("die");
         let due: Timestamp = "2030-01-02T03:04:05Z".parse().unwrap();
-        let died = std::panic::catch_unwind(|| {
-            let _ = spool.deliver("dies", "Channel: Local/1@x\n", due, || panic!("killed between write and rename"));
-        });
-        assert!(died.is_err());
+        // A process killed between the two steps runs no destructor.
+        std::mem::forget(spool.stage("dies", "Channel: Local/1@x\n", due).unwrap());
         assert_eq!(fs::read_dir(&spool.outgoing).unwrap().count(), 0, "pbx_spool never sees a partial file");
         assert_eq!(spool.clean_staging(), 1, "the staged file is cleaned up at the next load");
+        drop(spool.stage("dropped", "Channel: Local/1@x\n", due).unwrap());
+        assert_eq!(fs::read_dir(&spool.staging).unwrap().count(), 0, "an unpublished file is removed");
         let _ = fs::remove_dir_all(dir);
     }
 
@@ -284,7 +320,7 @@ mod tests {
         fs::remove_dir_all(&spool.outgoing).unwrap();
         fs::write(&spool.outgoing, "not a directory").unwrap();
         let due: Timestamp = "2030-01-02T03:04:05Z".parse().unwrap();
-        assert!(spool.deliver("x", "Channel: Local/1@x\n", due, || {}).is_err());
+        assert!(spool.deliver("x", "Channel: Local/1@x\n", due).is_err());
         assert_eq!(fs::read_dir(&spool.staging).unwrap().count(), 0);
         let _ = fs::remove_dir_all(dir);
     }

@@ -16,6 +16,27 @@ struct ScriptedPhone {
     existing: Vec<String>,
 }
 
+impl Caller for ScriptedPhone {
+    fn number(&self) -> Option<String> {
+        Some("101".into())
+    }
+
+    fn read_digits(&self, prompts: &[&str], _max: usize, _timeout: Duration) -> Result<String, Hungup> {
+        self.played.borrow_mut().extend(prompts.iter().map(|p| p.to_string()));
+        self.keys.borrow_mut().pop_front().unwrap_or(Ok(String::new()))
+    }
+
+    fn play(&self, prompts: &[&str]) -> Result<(), Hungup> {
+        self.played.borrow_mut().extend(prompts.iter().map(|p| p.to_string()));
+        Ok(())
+    }
+
+    fn say_digits(&self, digits: &str) -> Result<(), Hungup> {
+        self.played.borrow_mut().push(format!("digits:{digits}"));
+        Ok(())
+    }
+}
+
 impl Phone for ScriptedPhone {
     fn record(&self, path: &str, _quiet: bool, _max: Duration) -> Result<Duration, Hungup> {
         let result = self.record.unwrap_or(Ok(Duration::from_secs(3)));
@@ -23,11 +44,6 @@ impl Phone for ScriptedPhone {
             fs::write(format!("{path}.wav"), b"RIFF").unwrap();
         }
         result
-    }
-
-    fn read_digits(&self, prompts: &[&str], _max: usize, _timeout: Duration) -> Result<String, Hungup> {
-        self.played.borrow_mut().extend(prompts.iter().map(|p| p.to_string()));
-        self.keys.borrow_mut().pop_front().unwrap_or(Ok(String::new()))
     }
 
     fn say_time(&self, due: Timestamp, _zone: &str, keys: &str) -> Result<Option<char>, Hungup> {
@@ -41,11 +57,6 @@ impl Phone for ScriptedPhone {
             }
             _ => Ok(None),
         }
-    }
-
-    fn play(&self, prompts: &[&str]) -> Result<(), Hungup> {
-        self.played.borrow_mut().extend(prompts.iter().map(|p| p.to_string()));
-        Ok(())
     }
 
     fn sound_exists(&self, name: &str) -> bool {

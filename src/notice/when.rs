@@ -6,7 +6,6 @@
 //! rule): a time that does not exist (in the spring gap) is moved forward by
 //! the length of the gap (02:30 → 03:30); a time that exists twice (in the
 //! autumn overlap) is the earlier of the two (the one still on summer time).
-#![forbid(unsafe_code)]
 
 use std::time::Duration;
 
@@ -104,11 +103,6 @@ pub fn parse_when(text: &str, now: Timestamp, zone: &TimeZone, max_ahead: Durati
     Ok(due)
 }
 
-/// `2026-11-25 14:30` in `zone`, for messages and the CLI.
-pub fn local(due: Timestamp, zone: &TimeZone) -> String {
-    due.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +182,6 @@ mod tests {
         // 2026-10-25 02:30 happens twice: the earlier, still summer time.
         let overlap = parse_when("2026-10-25 02:30", now, &berlin, year).unwrap();
         assert_eq!(overlap.to_string(), "2026-10-25T00:30:00Z", "02:30 CEST, not CET");
-        assert_eq!(local(overlap, &berlin), "2026-10-25 02:30 CEST");
+        assert_eq!(crate::time::local_time(overlap.as_millisecond(), &berlin), "2026-10-25 02:30:00");
     }
 }

@@ -4,7 +4,6 @@
 //! `Local/101@from-queue-00000012;1` → `Local/101@from-queue`, `101`.
 //! Whether an interface is an agent at all (and not a trunk) is decided by
 //! `agent_pattern`, by default an extension number on any technology.
-#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 

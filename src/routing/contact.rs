@@ -1,5 +1,4 @@
 //! Contacts — one history record each — and how a finished CDR becomes one.
-#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 

@@ -1,7 +1,8 @@
 //! STICKY_ROUTE's verdict: route to the agent, or why not.
-#![forbid(unsafe_code)]
 
+use super::agent::Agent;
 use super::vocabulary::DeviceState;
+use crate::template::Template;
 
 /// The values of `STICKY_STATUS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,37 @@ pub fn classify(state: DeviceState, available: &[DeviceState]) -> RouteStatus {
     }
 }
 
+/// How an agent's availability is judged (from sticky.conf).
+pub struct Availability<'a> {
+    /// The device whose state is read, e.g. `PJSIP/${AGENT}`.
+    pub state_template: &'a Template,
+    /// The Dial() string answered when routed.
+    pub dial_template: &'a Template,
+    /// The states in which the agent takes the call.
+    pub available: &'a [DeviceState],
+}
+
+/// What STICKY_ROUTE decided for an agent, and on what grounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The device whose state was read.
+    pub device: String,
+    pub state: DeviceState,
+    pub status: RouteStatus,
+    /// The Dial() string, when routed.
+    pub dial: Option<String>,
+}
+
+/// Reads the agent's device state through `device_state` and decides.
+pub fn verdict(agent: &Agent, rule: &Availability, device_state: impl FnOnce(&str) -> DeviceState) -> Verdict {
+    let fill = |name: &str| agent.template_value(name);
+    let device = rule.state_template.render(fill);
+    let state = device_state(&device);
+    let status = classify(state, rule.available);
+    let dial = (status == RouteStatus::Routed).then(|| rule.dial_template.render(fill));
+    Verdict { device, state, status, dial }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +94,26 @@ mod tests {
         }
         assert_eq!(classify(DeviceState::Ringing, &[DeviceState::NotInUse, DeviceState::Ringing]), RouteStatus::Routed);
         assert_eq!(classify(DeviceState::NotInUse, &[DeviceState::Ringing]), RouteStatus::Busy);
+    }
+
+    #[test]
+    fn a_verdict_reads_the_templated_device_and_dials_when_free() {
+        let variables = &["AGENT", "INTERFACE"];
+        let state_template = Template::parse("Custom:agent${AGENT}", variables).unwrap();
+        let dial_template = Template::parse("${INTERFACE}/n", variables).unwrap();
+        let agent = Agent { id: "101".into(), interface: "Local/101@agents".into() };
+        let rule = Availability {
+            state_template: &state_template,
+            dial_template: &dial_template,
+            available: &[DeviceState::NotInUse],
+        };
+        let free = verdict(&agent, &rule, |device| {
+            assert_eq!(device, "Custom:agent101");
+            DeviceState::NotInUse
+        });
+        assert_eq!(free.status, RouteStatus::Routed);
+        assert_eq!(free.dial.as_deref(), Some("Local/101@agents/n"));
+        let busy = verdict(&agent, &rule, |_| DeviceState::InUse);
+        assert_eq!((busy.status, busy.dial), (RouteStatus::Busy, None));
     }
 }

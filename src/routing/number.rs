@@ -5,7 +5,6 @@
 //! caller can put into caller ID beyond that (quotes, `%`, `&`, `/`, letters,
 //! newlines, non-ASCII) makes the number invalid instead of being filtered
 //! into something that matches.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 

@@ -1,11 +1,10 @@
 //! The arguments of LAST_AGENT / STICKY_ROUTE and which contacts answer them.
-#![forbid(unsafe_code)]
 
 use std::time::Duration;
 
 use super::contact::Contact;
 use super::vocabulary::{Direction, Disposition};
-use crate::config::value::parse_duration_in;
+use crate::time::parse_duration_in;
 
 /// `options` of the functions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

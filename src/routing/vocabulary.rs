@@ -1,7 +1,6 @@
 //! The words history records and routing decisions are made of: call
 //! direction, CDR disposition and device state, with the spellings Asterisk
 //! uses for them.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 

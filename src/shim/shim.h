@@ -16,7 +16,8 @@ struct ast_cli_entry;
 struct ast_cli_args;
 struct ast_custom_function;
 
-/* Implemented in Rust (src/lib.rs and src/asterisk/). */
+/* Implemented in Rust: the module entry points by declare_module! (src/asterisk/lifecycle.rs,
+   expanded in src/module/mod.rs), the rest in src/asterisk/function.rs and cli.rs. */
 int rs_sticky_load(void);
 int rs_sticky_unload(void);
 int rs_sticky_reload(void);

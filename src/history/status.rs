@@ -1,14 +1,13 @@
 //! The text of `sticky show status`, built from plain values so that it can
 //! be tested without Asterisk.
-#![forbid(unsafe_code)]
 
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::config::value::format_duration;
+use super::breaker::Health;
+use super::Snapshot as HistorySnapshot;
 use crate::config::Config;
-use crate::history::breaker::Health;
-use crate::history::Snapshot as HistorySnapshot;
+use crate::time::format_duration;
 
 /// Counters and facts the running module reports.
 #[derive(Debug, Clone)]

@@ -4,7 +4,6 @@
 //! substituted into one has been validated by the caller (an agent id taken
 //! from a channel name, a number reduced to digits), so a rendered template can
 //! be handed to Dial() or written into a call file.
-#![forbid(unsafe_code)]
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {

@@ -1,5 +1,5 @@
-//! The running module: configuration, rules derived from it, and the
-//! history. Load creates it, reload reconfigures it, unload stops it.
+//! The running module: the configuration, the rules derived from it, and the
+//! history. Load starts it, reload reconfigures it, unload stops it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,14 +11,15 @@ use crate::asterisk::config_file::{self, Loaded};
 use crate::asterisk::paths;
 use crate::config::{self, dsn, Config, General, Severity};
 use crate::history::odbc::OdbcStore;
+use crate::history::status::Snapshot;
 use crate::history::store::Store;
 use crate::history::{History, Settings};
 use crate::routing::agent::AgentRule;
-use crate::routing::contact::{CdrRecord, LearnRule};
+use crate::routing::contact::LearnRule;
+use crate::routing::decision::Availability;
 use crate::routing::number::KeyRule;
 use crate::routing::query::Filter;
 use crate::routing::vocabulary::Direction;
-use crate::status::Snapshot;
 use crate::{log_error, log_notice, log_warning, verbose};
 
 const CONFIG_FILE: &str = "sticky.conf";
@@ -50,6 +51,16 @@ impl Rules {
         self.learn.keys
     }
 
+    /// How STICKY_ROUTE judges whether an agent can take a call.
+    pub fn availability(&self) -> Availability<'_> {
+        let general = &self.config.general;
+        Availability {
+            state_template: &general.state_template,
+            dial_template: &general.dial_template,
+            available: &general.available_states,
+        }
+    }
+
     pub fn filter(&self, direction: Option<Direction>) -> Filter {
         Filter { direction, outbound_dispositions: self.config.general.outbound_dispositions.clone() }
     }
@@ -76,24 +87,19 @@ fn connection_string(general: &General) -> String {
     connection
 }
 
-pub struct Service {
+/// The module between load and unload.
+pub struct Running {
     rules: RwLock<Arc<Rules>>,
     pub history: History,
-    /// Notices per operator per hour.
-    pub limiter: crate::notice::limit::Limiter,
-    /// MOBILE_AGENT's failed logins.
-    pub lockouts: crate::mobile::lockout::Lockouts,
-    /// Calls answered by mobile members.
-    pub mobile_calls: crate::mobiles::CallCounts,
     source: RwLock<String>,
     reloads: AtomicU64,
     started: Instant,
 }
 
-static SERVICE: RwLock<Option<Arc<Service>>> = RwLock::new(None);
+static RUNNING: RwLock<Option<Arc<Running>>> = RwLock::new(None);
 
 /// Reads and validates sticky.conf, logging every problem with its line.
-pub fn read_config() -> Result<(Config, String), String> {
+pub(super) fn read_config() -> Result<(Config, String), String> {
     match config_file::load(CONFIG_FILE) {
         Loaded::Missing => {
             log_notice!("{CONFIG_FILE} not found: running with the defaults (history in the embedded SQLite file)");
@@ -133,6 +139,7 @@ fn journal_path() -> std::path::PathBuf {
     paths::db_dir().join("sticky.pending")
 }
 
+/// Starts the history with `config`.
 pub fn start(config: Config, source: String) -> Result<(), String> {
     let rules = Rules::from(config)?;
     let history = History::start(rules.settings(), open_store(&rules));
@@ -141,39 +148,32 @@ pub fn start(config: Config, source: String) -> Result<(), String> {
         log_notice!("res_sticky: writing {} contacts kept from the previous run", resumed.len());
         history.resume(resumed);
     }
-    let service = Service {
+    let running = Running {
         rules: RwLock::new(Arc::new(rules)),
         history,
-        limiter: Default::default(),
-        lockouts: Default::default(),
-        mobile_calls: Default::default(),
         source: RwLock::new(source),
         reloads: AtomicU64::new(0),
         started: Instant::now(),
     };
-    service.mobile_calls.track_logged_in();
-    *SERVICE.write() = Some(Arc::new(service));
-    let stale = crate::notices::spool().clean_staging();
-    if stale > 0 {
-        log_notice!("res_sticky: removed {stale} unfinished call file(s) from the notice staging directory");
-    }
+    verbose!(2, "res_sticky: history in {}", running.connection_shown());
+    *RUNNING.write() = Some(Arc::new(running));
     Ok(())
 }
 
 /// Applies a reloaded configuration.
 pub fn apply(config: Config, source: String) -> Result<(), String> {
-    let service = current().ok_or("the module is not running")?;
+    let running = current().ok_or("the module is not running")?;
     let rules = Rules::from(config)?;
-    let old = service.rules();
+    let old = running.rules();
     let changed = old.config != rules.config;
     let general = &rules.config.general;
     let new_store = (rules.connection != old.connection || general.pool_size != old.config.general.pool_size)
         .then(|| open_store(&rules));
     let keys_changed = rules.keys() != old.keys();
-    service.history.reconfigure(rules.settings(), new_store, keys_changed);
-    *service.rules.write() = Arc::new(rules);
-    *service.source.write() = source;
-    service.reloads.fetch_add(1, Ordering::Relaxed);
+    running.history.reconfigure(rules.settings(), new_store, keys_changed);
+    *running.rules.write() = Arc::new(rules);
+    *running.source.write() = source;
+    running.reloads.fetch_add(1, Ordering::Relaxed);
     verbose!(
         2,
         "res_sticky: {CONFIG_FILE} {}",
@@ -182,45 +182,19 @@ pub fn apply(config: Config, source: String) -> Result<(), String> {
     Ok(())
 }
 
+/// Stops the history's threads.
 pub fn stop() {
-    if let Some(service) = SERVICE.write().take() {
-        service.history.stop(&journal_path());
+    if let Some(running) = RUNNING.write().take() {
+        running.history.stop(&journal_path());
     }
 }
 
-pub fn current() -> Option<Arc<Service>> {
-    SERVICE.read().clone()
+/// The running module, between load and unload.
+pub fn current() -> Option<Arc<Running>> {
+    RUNNING.read().clone()
 }
 
-/// A one-line summary for the load message.
-pub fn describe() -> String {
-    match current() {
-        Some(service) => format!("history in {}", service.connection_shown()),
-        None => "not running".into(),
-    }
-}
-
-/// The CDR backend's handler: turns a finished record into a contact.
-pub fn on_cdr(record: CdrRecord) {
-    let Some(service) = current() else {
-        return;
-    };
-    service.mobile_calls.on_cdr(&record);
-    let rules = service.rules();
-    if let Some(contact) = rules.learn.contact(&record, &rules.node) {
-        verbose!(
-            4,
-            "res_sticky: learned {} contact {} <-> agent {} ({})",
-            contact.direction.as_str(),
-            contact.number,
-            contact.agent.id,
-            contact.disposition
-        );
-        service.history.learn(contact);
-    }
-}
-
-impl Service {
+impl Running {
     pub fn rules(&self) -> Arc<Rules> {
         self.rules.read().clone()
     }

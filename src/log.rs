@@ -1,9 +1,8 @@
-//! Logging for all of the crate. Domain code logs through these macros; the
+//! Logging for all of the crate. Every layer logs through these macros; the
 //! Asterisk layer installs the sink that forwards to Asterisk's logger at
 //! load. Without a sink (unit tests) messages go to standard error.
-#![forbid(unsafe_code)]
 
-use std::sync::OnceLock;
+use once_cell::sync::OnceCell;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -14,19 +13,9 @@ pub enum Severity {
     Verbose(i32),
 }
 
-/// Caller-controlled text made safe for a log line: escaped, at most 40
-/// characters.
-pub fn shown(text: &str) -> String {
-    let mut shown: String = text.chars().take(40).collect::<String>().escape_debug().to_string();
-    if text.chars().count() > 40 {
-        shown.push('…');
-    }
-    shown
-}
-
 pub type Sink = fn(Severity, &str, u32, &str, &str);
 
-static SINK: OnceLock<Sink> = OnceLock::new();
+static SINK: OnceCell<Sink> = OnceCell::new();
 
 pub fn install(sink: Sink) {
     let _ = SINK.set(sink);
@@ -42,27 +31,27 @@ pub fn emit(severity: Severity, file: &str, line: u32, function: &str, message: 
 #[macro_export]
 macro_rules! log_at {
     ($severity:expr, $($arg:tt)*) => {
-        $crate::report::emit($severity, file!(), line!(), module_path!(), &format!($($arg)*))
+        $crate::log::emit($severity, file!(), line!(), module_path!(), &format!($($arg)*))
     };
 }
 
 #[macro_export]
 macro_rules! log_error {
-    ($($arg:tt)*) => { $crate::log_at!($crate::report::Severity::Error, $($arg)*) };
+    ($($arg:tt)*) => { $crate::log_at!($crate::log::Severity::Error, $($arg)*) };
 }
 
 #[macro_export]
 macro_rules! log_warning {
-    ($($arg:tt)*) => { $crate::log_at!($crate::report::Severity::Warning, $($arg)*) };
+    ($($arg:tt)*) => { $crate::log_at!($crate::log::Severity::Warning, $($arg)*) };
 }
 
 #[macro_export]
 macro_rules! log_notice {
-    ($($arg:tt)*) => { $crate::log_at!($crate::report::Severity::Notice, $($arg)*) };
+    ($($arg:tt)*) => { $crate::log_at!($crate::log::Severity::Notice, $($arg)*) };
 }
 
 /// `ast_verb(level, ...)`.
 #[macro_export]
 macro_rules! verbose {
-    ($level:expr, $($arg:tt)*) => { $crate::log_at!($crate::report::Severity::Verbose($level), $($arg)*) };
+    ($level:expr, $($arg:tt)*) => { $crate::log_at!($crate::log::Severity::Verbose($level), $($arg)*) };
 }

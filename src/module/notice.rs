@@ -1,33 +1,63 @@
-//! SCHEDULE_NOTICE in the dialplan and `sticky show notices` /
+//! Scheduled voice notices as Asterisk sees them: SCHEDULE_NOTICE in the
+//! dialplan (on the operator's channel), and `sticky show notices` /
 //! `sticky notice cancel` on the CLI.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use jiff::Timestamp;
+use once_cell::sync::Lazy;
+
+use super::running;
 use crate::asterisk::application::AppResult;
 use crate::asterisk::channel::Channel;
 use crate::asterisk::cli::{CliContext, CliResult};
+use crate::asterisk::media::sound_exists;
 use crate::asterisk::paths;
+use crate::caller::Hungup;
+use crate::notice::limit::Limiter;
 use crate::notice::spool::Spool;
-use crate::notice::{self, parse_request, Context, NoticeStatus, Outcome};
-use crate::report::shown;
+use crate::notice::{self, parse_request, Context, NoticeStatus, Outcome, Phone};
 use crate::routing::agent::interface_of;
-use crate::service;
+use crate::text::shown;
+use crate::time::server_time;
 use crate::{log_warning, verbose};
+
+/// Notices per operator in the last hour.
+static LIMITER: Lazy<Limiter> = Lazy::new(Limiter::default);
+
+/// How the time of a notice is read back: weekday, date, "at", time of day.
+const SAY_TIME_FORMAT: &str = "ABdY 'digits/at' IMp";
+
+impl Phone for Channel<'_> {
+    fn record(&self, path: &str, quiet: bool, max: Duration) -> Result<Duration, Hungup> {
+        Channel::record(self, path, quiet, max)
+    }
+
+    fn say_time(&self, due: Timestamp, zone: &str, keys: &str) -> Result<Option<char>, Hungup> {
+        self.say_date(due.as_second(), zone, SAY_TIME_FORMAT, keys)
+    }
+
+    fn sound_exists(&self, name: &str) -> bool {
+        sound_exists(name)
+    }
+}
 
 fn set_status(channel: &Channel, outcome: &Outcome) {
     channel.set_variable("NOTICE_STATUS", outcome.status.as_str());
     channel.set_variable("NOTICE_ID", outcome.id.as_deref().unwrap_or(""));
 }
 
-pub fn spool() -> Spool {
+/// Asterisk's outgoing spool, where notices wait for their time.
+pub(super) fn spool() -> Spool {
     Spool::new(&paths::spool_dir())
 }
 
-pub fn schedule_notice(channel: &Channel, data: &str) -> AppResult {
-    let Some(service) = service::current() else {
+/// `SCHEDULE_NOTICE([number][,when[,recording[,options]]])`.
+pub(super) fn schedule_notice(channel: &Channel, data: &str) -> AppResult {
+    let Some(running) = running::current() else {
         return AppResult::Continue;
     };
-    let rules = service.rules();
+    let rules = running.rules();
     let config = &rules.config;
     let request = match parse_request(data) {
         Ok(request) => request,
@@ -52,7 +82,7 @@ pub fn schedule_notice(channel: &Channel, data: &str) -> AppResult {
     let agent = rules.learn.agents.agent(&name);
     let last_client = || {
         let agent = agent.as_ref()?;
-        match service.history.last_of_agent(&agent.id) {
+        match running.history.last_of_agent(&agent.id) {
             Ok(contact) => contact.map(|c| c.client),
             Err(error) => {
                 log_warning!("SCHEDULE_NOTICE: the last client of {} is unknown: {error}", agent.id);
@@ -69,11 +99,11 @@ pub fn schedule_notice(channel: &Channel, data: &str) -> AppResult {
         zone: rules.notice_zone.clone(),
         spool: &spool,
         notice_dir: &notice_dir,
-        limiter: &service.limiter,
+        limiter: &LIMITER,
         operator,
         bridged,
         last_client: &last_client,
-        now: jiff::Timestamp::now(),
+        now: Timestamp::now(),
     };
     let outcome = notice::schedule(&request, &context, channel);
     verbose!(
@@ -90,12 +120,13 @@ pub fn schedule_notice(channel: &Channel, data: &str) -> AppResult {
     }
 }
 
-fn local(time: SystemTime) -> String {
-    let seconds = time.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    crate::commands::local_time(seconds * 1000)
+fn shown_time(time: SystemTime) -> String {
+    let ms = time.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    server_time(ms)
 }
 
-pub fn show_notices(context: &CliContext) -> CliResult {
+/// `sticky show notices`.
+pub(super) fn show_notices(context: &CliContext) -> CliResult {
     if context.argv.len() != 3 {
         return CliResult::ShowUsage;
     }
@@ -104,7 +135,7 @@ pub fn show_notices(context: &CliContext) -> CliResult {
     let mut out = format!("Pending notices: {}\n", pending.len());
     out.push_str(&format!("  {:<10}  {:<19}  {:<16}  {}\n", "Id", "Due", "Number", "Scheduled by"));
     for n in &pending {
-        out.push_str(&format!("  {:<10}  {:<19}  {:<16}  {}\n", n.id, local(n.due), n.number, n.operator));
+        out.push_str(&format!("  {:<10}  {:<19}  {:<16}  {}\n", n.id, shown_time(n.due), n.number, n.operator));
     }
     let finished = spool.finished();
     out.push_str(&format!("Finished notices: {} (newest last)\n", finished.len()));
@@ -113,7 +144,7 @@ pub fn show_notices(context: &CliContext) -> CliResult {
         out.push_str(&format!(
             "  {:<10}  {:<19}  {:<16}  {}\n",
             n.id,
-            local(n.due),
+            shown_time(n.due),
             n.number,
             n.status.as_deref().unwrap_or("?")
         ));
@@ -122,7 +153,8 @@ pub fn show_notices(context: &CliContext) -> CliResult {
     CliResult::Success
 }
 
-pub fn cancel_notice(context: &CliContext) -> CliResult {
+/// `sticky notice cancel <id>`.
+pub(super) fn cancel_notice(context: &CliContext) -> CliResult {
     let Some(id) = context.argv.get(3).filter(|_| context.argv.len() == 4) else {
         return CliResult::ShowUsage;
     };
@@ -134,9 +166,8 @@ pub fn cancel_notice(context: &CliContext) -> CliResult {
         context.write(&format!("No pending notice {id}\n"));
         return CliResult::Failure;
     }
-    if let Some(service) = service::current() {
-        let config = service.config();
-        let dir = notice::notice_dir(&config.notice, &paths::spool_dir());
+    if let Some(running) = running::current() {
+        let dir = notice::notice_dir(&running.config().notice, &paths::spool_dir());
         notice::remove_recording(&dir, id);
     }
     verbose!(2, "res_sticky: notice {id} cancelled");

@@ -1,0 +1,140 @@
+//! The module's life as Asterisk drives it: load, reload and unload, and
+//! what a module declares to Asterisk (its functions, applications, CLI
+//! commands and CDR backend), registered at load and unregistered at unload.
+//!
+//! The module declares its surface with [`declare_module!`]; this file
+//! turns Asterisk's calls into calls of the surface's hooks, each behind the
+//! panic guard.
+
+use std::ffi::c_int;
+
+use parking_lot::Mutex;
+
+use super::application::{self, ApplicationDef, ApplicationRegistration};
+use super::cdr::{self, CdrRegistration};
+use super::cli::{self, CliCommand, CliRegistration};
+use super::function::{self, FunctionDef, FunctionRegistration};
+use super::guard::{guard, install_panic_hook};
+use crate::routing::contact::CdrRecord;
+use crate::sys;
+
+/// Everything a module shows Asterisk, and its hooks.
+pub struct Surface {
+    /// The dialplan functions.
+    pub functions: &'static [FunctionDef],
+    /// The dialplan applications.
+    pub applications: &'static [ApplicationDef],
+    /// The CLI commands.
+    pub cli: &'static [CliCommand],
+    /// The CDR backend: must copy what it needs and return at once.
+    pub cdr: fn(CdrRecord),
+    /// Starts the module's own work; runs before anything is registered.
+    pub start: fn() -> Result<(), String>,
+    /// Applies a changed configuration (`module reload`).
+    pub reload: fn() -> Result<(), String>,
+    /// Stops the module's own work; runs after everything is unregistered.
+    pub stop: fn(),
+}
+
+/// What load registered; dropping it unregisters everything.
+struct Registrations {
+    /// The CLI commands.
+    _cli: CliRegistration,
+    /// The dialplan functions.
+    _functions: FunctionRegistration,
+    /// The dialplan applications.
+    _applications: ApplicationRegistration,
+    /// The CDR backend.
+    _cdr: CdrRegistration,
+}
+
+/// What the last load registered, until unload.
+static REGISTERED: Mutex<Option<Registrations>> = Mutex::new(None);
+
+/// `AST_MODULE_LOAD_SUCCESS`.
+const LOAD_SUCCESS: c_int = 0;
+/// `AST_MODULE_LOAD_DECLINE`: Asterisk goes on without the module.
+const LOAD_DECLINE: c_int = 1;
+
+/// Registers the whole surface; dropping the result unregisters it.
+fn register(surface: &'static Surface) -> Result<Registrations, String> {
+    Ok(Registrations {
+        _cdr: cdr::register(surface.cdr)?,
+        _functions: function::register(surface.functions)?,
+        _applications: application::register(surface.applications)?,
+        _cli: cli::register(surface.cli)?,
+    })
+}
+
+/// Asterisk's load callback.
+pub fn load(surface: &'static Surface) -> c_int {
+    install_panic_hook();
+    guard("module load", LOAD_DECLINE, || {
+        let started = (surface.start)().and_then(|()| register(surface).inspect_err(|_| (surface.stop)()));
+        match started {
+            Ok(registrations) => {
+                *REGISTERED.lock() = Some(registrations);
+                // A Rust cdylib cannot be unloaded and loaded again in one
+                // process (thread-local destructors keep it mapped and the
+                // constructor does not rerun), so hold a reference only a
+                // shutdown releases.
+                // SAFETY: called from our own load callback, as Asterisk requires.
+                unsafe { sys::rs_sticky_shim_pin_module() };
+                crate::verbose!(2, "res_sticky loaded");
+                LOAD_SUCCESS
+            }
+            Err(reason) => {
+                crate::log_error!("res_sticky declined to load: {reason}");
+                LOAD_DECLINE
+            }
+        }
+    })
+}
+
+/// Asterisk's reload callback.
+pub fn reload(surface: &'static Surface) -> c_int {
+    guard("module reload", -1, || match (surface.reload)() {
+        Ok(()) => 0,
+        Err(reason) => {
+            crate::log_error!("res_sticky reload failed, the previous configuration stays active: {reason}");
+            -1
+        }
+    })
+}
+
+/// Asterisk's unload callback: unregisters first, so that no new call
+/// enters, then stops the module's work.
+pub fn unload(surface: &'static Surface) -> c_int {
+    guard("module unload", 0, || {
+        REGISTERED.lock().take();
+        (surface.stop)();
+        crate::verbose!(2, "res_sticky unloaded");
+        0
+    })
+}
+
+/// Exports the entry points the C shim's `AST_MODULE_INFO` calls, for the
+/// module whose [`Surface`] is `$surface`.
+#[macro_export]
+macro_rules! declare_module {
+    ($surface:path) => {
+        // The shim calls these by name.
+        #[allow(unsafe_code)]
+        #[no_mangle]
+        pub extern "C" fn rs_sticky_load() -> ::std::ffi::c_int {
+            $crate::asterisk::lifecycle::load(&$surface)
+        }
+
+        #[allow(unsafe_code)]
+        #[no_mangle]
+        pub extern "C" fn rs_sticky_reload() -> ::std::ffi::c_int {
+            $crate::asterisk::lifecycle::reload(&$surface)
+        }
+
+        #[allow(unsafe_code)]
+        #[no_mangle]
+        pub extern "C" fn rs_sticky_unload() -> ::std::ffi::c_int {
+            $crate::asterisk::lifecycle::unload(&$surface)
+        }
+    };
+}
