@@ -59,7 +59,7 @@ pub fn free_port() -> u16 {
     const FIRST: u32 = 20_000;
     const LAST: u32 = 32_767;
     let root = root();
-    let dir = root.host_path("/srv/res-sticky-tests");
+    let dir = root.host_path(super::root::TESTS_DIR);
     let _lock = super::root::FileLock::acquire(&dir.join(".ports.lock"));
     let counter = dir.join(".ports.next");
     let mut next: u32 = fs::read_to_string(&counter).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(FIRST);
@@ -87,7 +87,7 @@ impl Asterisk {
         let root = root();
         let number = INSTANCES.fetch_add(1, Ordering::Relaxed);
         let name = format!("{test}-{}-{number}", std::process::id());
-        let dir_inside = format!("/srv/res-sticky-tests/{name}");
+        let dir_inside = format!("{}/{name}", super::root::TESTS_DIR);
         let dir = root.host_path(&dir_inside);
         let _ = fs::remove_dir_all(&dir);
         for sub in ["etc", "run", "spool/outgoing", "log", "db", "lib"] {
@@ -131,12 +131,13 @@ impl Asterisk {
     }
 
     /// Writes a file into the instance's config directory, filling in
-    /// @DIR@, @NAME@, @MODDIR@, @SIP_PORT@ and @AMI_PORT@.
+    /// @DIR@, @NAME@, @MODDIR@, @DATADIR@, @SIP_PORT@ and @AMI_PORT@.
     pub fn write_config(&self, file: &str, content: &str) {
         let content = content
             .replace("@DIR@", &self.dir_inside)
             .replace("@NAME@", &self.name)
             .replace("@MODDIR@", &self.root.module_dir)
+            .replace("@DATADIR@", &self.root.data_dir)
             .replace("@SIP_PORT@", &self.sip_port.to_string())
             .replace("@AMI_PORT@", &self.ami_port.to_string());
         fs::write(self.dir.join("etc").join(file), content).expect("writing config");

@@ -45,7 +45,7 @@ impl Server {
     /// Initialises and starts a server for `test`.
     pub fn start(kind: Kind, test: &str) -> Server {
         let root = root();
-        let dir_inside = format!("/srv/res-sticky-tests/db-{test}-{}", std::process::id());
+        let dir_inside = format!("{}/db-{test}-{}", super::root::TESTS_DIR, std::process::id());
         let dir = root.host_path(&dir_inside);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("database dir");
