@@ -181,9 +181,9 @@ fn contacts_survive_a_graceful_restart_during_an_outage() {
     drop(ami);
     let stopped = asterisk.stop_with("core stop gracefully", Duration::from_secs(30)).expect("stopped");
     assert!(stopped.success());
-    assert!(asterisk.log().contains("2 contacts kept in"), "{}", asterisk.tail_of_log(20));
+    assert!(asterisk.log().contains("2 contact(s) kept in the journal"), "{}", asterisk.tail_of_log(20));
     asterisk.start_again();
-    assert!(asterisk.log().contains("writing 2 contacts kept from the previous run"));
+    assert!(asterisk.wait_for_log("writing 2 contact(s) kept in the journal", WAIT), "{}", asterisk.tail_of_log(20));
     assert_eq!(asterisk.eval("LAST_AGENT(79555000103,,o)"), "103", "known again before the database is back");
     server.run();
     writes_done(&asterisk);

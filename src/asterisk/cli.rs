@@ -88,9 +88,18 @@ pub fn register(commands: &'static [CliCommand]) -> Result<CliRegistration, Stri
 
 impl Drop for CliRegistration {
     fn drop(&mut self) {
+        let mut running = 0;
         for entry in self.entries.drain(..) {
-            // SAFETY: each entry was registered by `register` and is freed once.
-            unsafe { sys::rs_sticky_shim_cli_unregister(entry.as_ptr()) }
+            // SAFETY: each entry was registered by `register`; the shim frees
+            // it once, and only when no command runs it.
+            if unsafe { sys::rs_sticky_shim_cli_unregister(entry.as_ptr()) } != 0 {
+                running += 1;
+            }
+        }
+        if running > 0 {
+            crate::log_notice!(
+                "res_sticky: {running} CLI command(s) still running stay registered until Asterisk exits"
+            );
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use std::ffi::c_int;
 
+use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 use super::application::{self, ApplicationDef, ApplicationRegistration};
@@ -51,6 +52,9 @@ struct Registrations {
 /// What the last load registered, until unload.
 static REGISTERED: Mutex<Option<Registrations>> = Mutex::new(None);
 
+/// The surface loaded, for the exit handler.
+static LOADED: OnceCell<&'static Surface> = OnceCell::new();
+
 /// `AST_MODULE_LOAD_SUCCESS`.
 const LOAD_SUCCESS: c_int = 0;
 /// `AST_MODULE_LOAD_DECLINE`: Asterisk goes on without the module.
@@ -74,6 +78,10 @@ pub fn load(surface: &'static Surface) -> c_int {
         match started {
             Ok(registrations) => {
                 *REGISTERED.lock() = Some(registrations);
+                let _ = LOADED.set(surface);
+                // SAFETY: a plain function that stays mapped (the module is
+                // pinned); unregistered at unload.
+                unsafe { sys::ast_register_atexit(Some(rs_sticky_atexit)) };
                 // A Rust cdylib cannot be unloaded and loaded again in one
                 // process (thread-local destructors keep it mapped and the
                 // constructor does not rerun), so hold a reference only a
@@ -102,14 +110,40 @@ pub fn reload(surface: &'static Surface) -> c_int {
     })
 }
 
-/// Asterisk's unload callback: unregisters first, so that no new call
-/// enters, then stops the module's work.
+/// Asterisk's unload callback. Only a graceful shutdown unloads the module:
+/// any other unload (`module unload -f`) is refused, since Asterisk would
+/// then close the library under registrations and threads still in use.
+/// Unregisters first, so that no new call enters, then stops the module's
+/// work.
 pub fn unload(surface: &'static Surface) -> c_int {
-    guard("module unload", 0, || {
+    guard("module unload", -1, || {
+        // SAFETY: a plain query of Asterisk's state.
+        if unsafe { sys::rs_sticky_shim_shutting_down() } == 0 {
+            crate::log_warning!(
+                "res_sticky stays loaded: it is unloaded only when Asterisk shuts down; \
+                 `module reload res_sticky.so` applies any change"
+            );
+            return -1;
+        }
+        // SAFETY: registered at load with this very function.
+        unsafe { sys::ast_unregister_atexit(Some(rs_sticky_atexit)) };
         REGISTERED.lock().take();
         (surface.stop)();
         crate::verbose!(2, "res_sticky unloaded");
         0
+    })
+}
+
+/// Runs when Asterisk exits without unloading modules (`core stop now`,
+/// `core restart now`, SIGTERM): stops the module's threads (the journal's
+/// last commit included) so that none runs on during `exit()`. What is
+/// registered stays until the process ends.
+extern "C" fn rs_sticky_atexit() {
+    guard("exit handler", (), || {
+        if let Some(surface) = LOADED.get() {
+            (surface.stop)();
+            crate::verbose!(2, "res_sticky stopped at exit");
+        }
     })
 }
 

@@ -13,15 +13,49 @@ pub fn connection_string(dsn: Option<&str>, embedded_dir: &Path) -> String {
     }
 }
 
+/// The `key=value` parts of a connection string, values as written. A
+/// value in braces (`PWD={a;b}`, `}}` for a `}` inside) may hold `;`.
+pub fn pairs(connection: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut rest = connection;
+    while !rest.is_empty() {
+        let Some(equals) = rest.find('=') else {
+            if !rest.trim().is_empty() {
+                pairs.push((rest.trim().to_string(), String::new()));
+            }
+            break;
+        };
+        let key = rest[..equals].trim().trim_start_matches(';').trim().to_string();
+        let after = &rest[equals + 1..];
+        let end = if after.trim_start().starts_with('{') {
+            let open = after.len() - after.trim_start().len();
+            let mut index = open + 1;
+            let bytes = after.as_bytes();
+            loop {
+                match bytes.get(index) {
+                    None => break after.len(),
+                    Some(b'}') if bytes.get(index + 1) == Some(&b'}') => index += 2,
+                    Some(b'}') => break after[index..].find(';').map_or(after.len(), |semi| index + semi),
+                    Some(_) => index += 1,
+                }
+            }
+        } else {
+            after.find(';').unwrap_or(after.len())
+        };
+        pairs.push((key, after[..end].to_string()));
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    pairs
+}
+
 /// The connection string with password values replaced by `***`.
 pub fn redacted(connection: &str) -> String {
-    connection
-        .split(';')
-        .map(|part| match part.split_once('=') {
-            Some((key, _)) if ["pwd", "password"].contains(&key.trim().to_ascii_lowercase().as_str()) => {
-                format!("{key}=***")
-            }
-            _ => part.to_string(),
+    pairs(connection)
+        .into_iter()
+        .map(|(key, value)| match key.to_ascii_lowercase().as_str() {
+            "pwd" | "password" => format!("{key}=***"),
+            _ if value.is_empty() && !connection.contains(&format!("{key}=")) => key,
+            _ => format!("{key}={value}"),
         })
         .collect::<Vec<_>>()
         .join(";")
@@ -46,5 +80,16 @@ mod tests {
     fn passwords_are_hidden() {
         assert_eq!(redacted("Driver=x;Uid=a;PWD=secret;Port=1"), "Driver=x;Uid=a;PWD=***;Port=1");
         assert_eq!(redacted("DSN=asterisk;Password=s3"), "DSN=asterisk;Password=***");
+    }
+
+    #[test]
+    fn braced_values_are_kept_whole() {
+        assert_eq!(redacted("Driver=x;PWD={a;b=c};Port=1"), "Driver=x;PWD=***;Port=1");
+        assert_eq!(redacted("PWD={a}}b;c};Uid=u"), "PWD=***;Uid=u");
+        assert_eq!(redacted("pqopt={x=1 y=2};pwd={unclosed;rest"), "pqopt={x=1 y=2};pwd=***");
+        let parts = pairs("Driver={PostgreSQL Unicode};Server=db; Database = d ;");
+        assert_eq!(parts[0], ("Driver".to_string(), "{PostgreSQL Unicode}".to_string()));
+        assert_eq!(parts[2], ("Database".to_string(), " d ".to_string()));
+        assert_eq!(parts.len(), 3);
     }
 }

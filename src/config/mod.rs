@@ -91,6 +91,8 @@ pub struct General {
     pub import_dsn: Option<String>,
     /// The import query (one `?`: the start date); `None` = the FreePBX layout.
     pub import_query: Option<String>,
+    /// The most the journal of contacts not yet stored may hold, in bytes.
+    pub journal_max: u64,
 }
 
 /// The `[notice]` section: SCHEDULE_NOTICE.
@@ -165,6 +167,7 @@ impl Default for Config {
                 sync_interval: Some(Duration::from_secs(1)),
                 import_dsn: None,
                 import_query: None,
+                journal_max: 100 << 20,
             },
             notice: Notice {
                 notice_dir: None,

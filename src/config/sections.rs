@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use super::value::{parse_integer_in, parse_list};
+use super::value::{parse_integer_in, parse_list, parse_size_in};
 use super::{
     Config, Diagnostic, General, Mobile, MobileAllow, Notice, RawConfig, RawEntry, RawSection, Severity, Template,
     AGENT_VARIABLES, NUMBER_VARIABLES,
@@ -129,6 +129,7 @@ const GENERAL_KEYS: &[(&str, Apply<General>)] = &[
         g.sync_interval = (!value.is_zero()).then_some(value);
         Ok(())
     }),
+    ("journal_max", |g, e| parse_size_in(&e.value, 1 << 20, 1 << 40).map(|v| g.journal_max = v)),
     ("import_dsn", |g, e| plain_text(&e.value).map(|v| g.import_dsn = Some(v))),
     ("import_query", |g, e| {
         let query = plain_text(&e.value)?;

@@ -20,6 +20,10 @@ use crate::routing::query::{select, Filter};
 
 /// Contacts kept per number (newest first). Older ones stay in the store.
 pub const MAX_PER_NUMBER: usize = 64;
+/// Contacts kept in all, per number the cache may hold: numbers with long
+/// histories make the least recently used numbers go sooner, so memory is
+/// bounded by contacts, not only by numbers.
+pub const CONTACTS_PER_NUMBER: usize = 4;
 
 #[derive(Debug, Default, Clone)]
 struct Entry {
@@ -34,16 +38,19 @@ struct Entry {
 }
 
 impl Entry {
-    fn insert(&mut self, contact: Contact) {
+    /// Adds a contact unless it is there already; whether it was added.
+    fn insert(&mut self, contact: Contact) -> bool {
         if self.contacts.iter().any(|c| c.call_id == contact.call_id) {
-            return;
+            return false;
         }
         let position = self.contacts.partition_point(|c| c.started_at > contact.started_at);
         self.contacts.insert(position, contact);
         if self.contacts.len() > MAX_PER_NUMBER {
             self.contacts.truncate(MAX_PER_NUMBER);
             self.truncated = true;
+            return false;
         }
+        true
     }
 
     /// Whether every stored contact since `since` that could answer is here.
@@ -66,6 +73,10 @@ impl Entry {
 
 pub struct Cache {
     entries: LruCache<NumberKey, Entry>,
+    /// Contacts held in all entries.
+    contacts: usize,
+    /// The most contacts held before the least recently used numbers go.
+    budget: usize,
 }
 
 fn capacity(size: usize) -> NonZeroUsize {
@@ -74,32 +85,87 @@ fn capacity(size: usize) -> NonZeroUsize {
 
 impl Cache {
     pub fn new(size: usize) -> Cache {
-        Cache { entries: LruCache::new(capacity(size)) }
+        Cache { entries: LruCache::new(capacity(size)), contacts: 0, budget: size.max(1) * CONTACTS_PER_NUMBER }
     }
 
     pub fn resize(&mut self, size: usize) {
         self.entries.resize(capacity(size));
+        self.budget = size.max(1) * CONTACTS_PER_NUMBER;
+        self.recount();
+        self.shrink();
     }
 
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Contacts held in all entries.
+    pub fn contacts(&self) -> usize {
+        self.contacts
+    }
+
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.contacts = 0;
+    }
+
+    fn recount(&mut self) {
+        self.contacts = self.entries.iter().map(|(_, entry)| entry.contacts.len()).sum();
+    }
+
+    /// The entry of `key`, made (the least recently used going, if full).
+    fn entry(&mut self, key: &NumberKey) -> &mut Entry {
+        if !self.entries.contains(key) {
+            if let Some((_, evicted)) = self.entries.push(key.clone(), Entry::default()) {
+                self.contacts -= evicted.contacts.len();
+            }
+        }
+        self.entries.get_mut(key).expect("just made")
+    }
+
+    /// Lets the least recently used numbers go until the contacts fit the
+    /// budget (the most recent number stays, whatever its size).
+    fn shrink(&mut self) {
+        while self.contacts > self.budget && self.entries.len() > 1 {
+            match self.entries.pop_lru() {
+                Some((_, evicted)) => self.contacts -= evicted.contacts.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// Adds contacts to the entry of `key`, keeping the count.
+    fn add(&mut self, key: &NumberKey, contacts: impl IntoIterator<Item = Contact>) -> &mut Entry {
+        let entry = self.entry(key);
+        let before = entry.contacts.len();
+        for contact in contacts {
+            entry.insert(contact);
+        }
+        let after = entry.contacts.len();
+        self.contacts = self.contacts + after - before;
+        self.shrink();
+        self.entries.get_mut(key).expect("the most recent entry stays")
     }
 
     /// A contact this server just learned.
     pub fn learn(&mut self, contact: Contact) {
         let key = contact.number.clone();
-        self.entries.get_or_insert_mut(key, Entry::default).insert(contact);
+        self.add(&key, [contact]);
     }
 
     /// A contact another server wrote: only numbers already cached need it;
     /// the others will be read from the store when asked for.
     pub fn merge_remote(&mut self, contact: Contact) {
-        if let Some(entry) = self.entries.peek_mut(&contact.number) {
-            entry.insert(contact);
+        if self.entries.contains(&contact.number) {
+            let key = contact.number.clone();
+            // Peeked, not promoted: another server's traffic does not keep a
+            // number cached here.
+            if let Some(entry) = self.entries.peek_mut(&key) {
+                if entry.insert(contact) {
+                    self.contacts += 1;
+                }
+            }
+            self.shrink();
         }
     }
 
@@ -108,16 +174,12 @@ impl Cache {
         self.entries.get(key)?.answer(since, filter, first)
     }
 
-    /// Stores what a read of everything since `since` (at most `limit` rows,
-    /// newest first) returned.
-    pub fn store_read(&mut self, key: &NumberKey, since: i64, rows: Vec<Contact>, limit: usize) {
-        let hit_limit = rows.len() >= limit;
-        let entry = self.entries.get_or_insert_mut(key.clone(), Entry::default);
-        for row in rows {
-            entry.insert(row);
-        }
+    /// Stores what a read of everything since `since` (newest first)
+    /// returned; `complete` unless the read stopped at its row limit.
+    pub fn store_read(&mut self, key: &NumberKey, since: i64, rows: Vec<Contact>, complete: bool) {
+        let entry = self.add(key, rows);
         entry.covered_since = Some(entry.covered_since.map_or(since, |covered| covered.min(since)));
-        entry.truncated |= hit_limit;
+        entry.truncated |= !complete;
     }
 
     /// Forgets what every entry covers, keeping its contacts: used when the
@@ -180,7 +242,7 @@ mod tests {
     #[test]
     fn a_store_read_settles_negative_answers() {
         let mut cache = Cache::new(10);
-        cache.store_read(&key(), 500, Vec::new(), MAX_PER_NUMBER);
+        cache.store_read(&key(), 500, Vec::new(), true);
         assert_eq!(agent(cache.answer(&key(), 600, &any(), false)), Some(None), "covered: a negative answer");
         assert_eq!(cache.answer(&key(), 400, &any(), false), None, "a wider window than was read");
         cache.learn(contact("102", Direction::Outbound, 700));
@@ -195,7 +257,7 @@ mod tests {
     fn first_agent_from_a_complete_entry() {
         let mut cache = Cache::new(10);
         let rows = vec![contact("103", Direction::Inbound, 900), contact("101", Direction::Inbound, 800)];
-        cache.store_read(&key(), 100, rows, MAX_PER_NUMBER);
+        cache.store_read(&key(), 100, rows, true);
         cache.learn(contact("104", Direction::Inbound, 1_000));
         assert_eq!(agent(cache.answer(&key(), 100, &any(), true)), Some(Some("101".into())));
         assert_eq!(agent(cache.answer(&key(), 850, &any(), true)), Some(Some("103".into())));
@@ -207,7 +269,7 @@ mod tests {
         let mut cache = Cache::new(10);
         let rows: Vec<Contact> =
             (0..MAX_PER_NUMBER as i64).map(|i| contact("101", Direction::Inbound, 10_000 - i)).collect();
-        cache.store_read(&key(), 0, rows, MAX_PER_NUMBER);
+        cache.store_read(&key(), 0, rows, false);
         assert_eq!(cache.answer(&key(), 0, &any(), true), None, "older contacts may exist");
         assert_eq!(cache.answer(&key(), 0, &only(Direction::Outbound), false), None);
         assert_eq!(agent(cache.answer(&key(), 9_990, &only(Direction::Outbound), false)), Some(None));
@@ -224,6 +286,29 @@ mod tests {
         assert!(cache.peek(&other).is_empty(), "remote contacts only refresh cached numbers");
         cache.merge_remote(contact("105", Direction::Inbound, 2_000));
         assert_eq!(agent(cache.answer(&key(), 0, &any(), false)), Some(Some("105".into())));
+    }
+
+    #[test]
+    fn memory_is_bounded_by_contacts_too() {
+        let mut cache = Cache::new(10);
+        let number = |i: usize| NumberKey::from_stored(&format!("90000000{i:02}")).unwrap();
+        // Numbers with long histories: the budget is 40 contacts in all.
+        for i in 0..10 {
+            let rows: Vec<Contact> = (0..20)
+                .map(|j| Contact {
+                    number: number(i),
+                    ..contact(&format!("{}", 100 + j), Direction::Inbound, j as i64)
+                })
+                .collect();
+            cache.store_read(&number(i), 0, rows, true);
+            assert!(cache.contacts() <= 40, "{} contacts after {i}", cache.contacts());
+        }
+        assert_eq!(cache.len(), 2, "only the two most recent numbers fit");
+        assert!(cache.peek(&number(9)).len() == 20 && cache.peek(&number(0)).is_empty());
+        cache.resize(5);
+        assert!(cache.contacts() <= 20);
+        cache.clear();
+        assert_eq!(cache.contacts(), 0);
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! `sticky import cdr`: back-fills contacts from an existing `cdr` table
-//! (FreePBX / cdr_adaptive_odbc layout by default).
+//! (FreePBX / cdr_adaptive_odbc layout by default). A batch job: rows are
+//! read as a stream and their contacts written to the store in batches, each
+//! waited for, so an import of any size never drops a contact and holds
+//! one batch in memory.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use odbc_api::{environment, ConnectionOptions, Cursor, IntoParameter};
 
 use super::odbc::Dialect;
-use crate::routing::contact::CdrRecord;
+use super::store::Store;
+use crate::routing::contact::{CdrRecord, Contact};
 use crate::routing::vocabulary::Disposition;
 
 /// The default query for a dialect: seven columns in this order, one
@@ -39,39 +43,110 @@ pub fn calldate_text(ms: i64, zone: &TimeZone) -> String {
         .unwrap_or_else(|_| "1970-01-01 00:00:00".into())
 }
 
+/// How far an import got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportReport {
     pub rows: usize,
     pub unreadable: usize,
+    /// Rows that were contacts, written to the store.
+    pub written: usize,
 }
 
-/// Reads every cdr row since `since_ms` and hands each to `sink`.
-pub fn read_cdr(
+/// Contacts written per store statement batch.
+pub const IMPORT_BATCH: usize = 2_000;
+/// How often progress is reported.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Imports the cdr rows since `since_ms`: each row `contact` turns into a
+/// contact is written to `store`. `progress` hears how far it got every few
+/// seconds. On a store failure the import stops (after a few tries) with
+/// what was written so far; running it again skips what is already stored.
+pub fn import(
     connection_string: &str,
     query: Option<&str>,
     since_ms: i64,
-    sink: &mut dyn FnMut(CdrRecord),
-) -> Result<ImportReport, String> {
+    contact: &dyn Fn(&CdrRecord) -> Option<Contact>,
+    store: &dyn Store,
+    timeout: Duration,
+    progress: &mut dyn FnMut(&ImportReport),
+) -> Result<ImportReport, (ImportReport, String)> {
+    let mut batch: Vec<Contact> = Vec::with_capacity(IMPORT_BATCH);
+    let mut written = 0;
+    let mut last_report = Instant::now();
+    let write = |batch: &mut Vec<Contact>, written: &mut usize| -> Result<(), String> {
+        let mut tries = 0;
+        loop {
+            match store.insert(batch, timeout) {
+                Ok(()) => break,
+                Err(error) if tries < 3 => {
+                    tries += 1;
+                    crate::log_warning!("res_sticky: sticky import cdr: {error}; trying again");
+                    std::thread::sleep(Duration::from_millis(500 * tries));
+                }
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+        *written += batch.len();
+        batch.clear();
+        Ok(())
+    };
+    let result = read_cdr(connection_string, query, since_ms, &mut |record, report| {
+        if let Some(contact) = contact(&record) {
+            batch.push(contact);
+        }
+        if batch.len() >= IMPORT_BATCH {
+            write(&mut batch, &mut written)?;
+        }
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            last_report = Instant::now();
+            progress(&ImportReport { written, ..*report });
+        }
+        Ok(())
+    });
+    match result {
+        Ok(done) => match write(&mut batch, &mut written) {
+            Ok(()) => Ok(ImportReport { written, ..done }),
+            Err(error) => Err((ImportReport { written, ..done }, error)),
+        },
+        Err((partial, error)) => Err((ImportReport { written, ..partial }, error)),
+    }
+}
+
+/// Takes each cdr row (with the counts so far); an error stops the reading.
+type Sink<'a> = dyn FnMut(CdrRecord, &ImportReport) -> Result<(), String> + 'a;
+
+/// Reads every cdr row since `since_ms` and hands each to `sink`.
+fn read_cdr(
+    connection_string: &str,
+    query: Option<&str>,
+    since_ms: i64,
+    sink: &mut Sink,
+) -> Result<ImportReport, (ImportReport, String)> {
+    let fail = |report: ImportReport, error: String| (report, error);
+    let mut report = ImportReport::default();
     let options = ConnectionOptions { login_timeout_sec: Some(10), packet_size: None };
     let connection = environment()
         .and_then(|env| env.connect_with_connection_string(connection_string, options))
-        .map_err(|e| format!("cannot connect: {e}"))?;
+        .map_err(|e| fail(report, format!("cannot connect: {e}")))?;
     let dialect = Dialect::from_dbms_name(&connection.database_management_system_name().unwrap_or_default());
     let query = query.map(str::to_string).unwrap_or_else(|| default_query(dialect));
     let zone = TimeZone::system();
     let since = calldate_text(since_ms, &zone).into_parameter();
     let timeout = Some(Duration::from_secs(600).as_secs() as usize);
-    let cursor = connection.execute(&query, &since, timeout).map_err(|e| format!("the import query failed: {e}"))?;
-    let mut report = ImportReport { rows: 0, unreadable: 0 };
+    let cursor = connection
+        .execute(&query, &since, timeout)
+        .map_err(|e| fail(report, format!("the import query failed: {e}")))?;
     let Some(mut cursor) = cursor else {
         return Ok(report);
     };
     let mut fields = [const { String::new() }; 7];
     let mut buffer = Vec::new();
-    while let Some(mut row) = cursor.next_row().map_err(|e| format!("reading the cdr table: {e}"))? {
+    while let Some(mut row) = cursor.next_row().map_err(|e| fail(report, format!("reading the cdr table: {e}")))? {
         report.rows += 1;
         for (index, field) in fields.iter_mut().enumerate() {
             buffer.clear();
-            row.get_text(index as u16 + 1, &mut buffer).map_err(|e| format!("reading the cdr table: {e}"))?;
+            row.get_text(index as u16 + 1, &mut buffer)
+                .map_err(|e| fail(report, format!("reading the cdr table: {e}")))?;
             *field = String::from_utf8_lossy(&buffer).into_owned();
         }
         let [calldate, src, dst, channel, dstchannel, disposition, uniqueid] = &fields;
@@ -80,7 +155,7 @@ pub fn read_cdr(
             continue;
         };
         let call_id: String = format!("import:{uniqueid}:{dstchannel}:{start_ms}").chars().take(190).collect();
-        sink(CdrRecord {
+        let record = CdrRecord {
             src: src.clone(),
             dst: dst.clone(),
             channel: channel.clone(),
@@ -90,7 +165,8 @@ pub fn read_cdr(
             uniqueid: uniqueid.clone(),
             sequence: 0,
             call_id: Some(call_id),
-        });
+        };
+        sink(record, &report).map_err(|error| fail(report, error))?;
     }
     Ok(report)
 }

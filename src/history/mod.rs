@@ -9,6 +9,7 @@ pub mod journal;
 pub mod latency;
 pub mod odbc;
 pub mod pending;
+mod pool;
 pub mod status;
 pub mod store;
 mod workers;
@@ -17,26 +18,34 @@ mod workers;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
 use self::breaker::{Breaker, Health};
-use self::cache::Cache;
+use self::cache::{Cache, MAX_PER_NUMBER};
+use self::journal::{Journal, JournalState};
 use self::latency::Latency;
 use self::pending::Pending;
 use self::store::{Store, StoreError};
-use self::workers::{Backend, BackendSettings, Job, JobKind, OLDEST_LIMIT};
+use self::workers::{Backend, BackendSettings, Crew, Job};
 use crate::log_warning;
+use crate::routing::agent::AgentRule;
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
 use crate::routing::query::Filter;
 use crate::time::now_ms;
 
-/// Contacts kept for writing while the database is away (about 200 bytes each).
+/// Contacts kept in memory for writing while the database is away (about
+/// 300 bytes each); past it they wait in the journal only.
 pub const MAX_PENDING: usize = 500_000;
+/// How many rows the oldest-first read fetches for the `f` option.
+pub const OLDEST_LIMIT: usize = 1000;
+/// How long stopping waits for the history's threads.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(3);
 
 /// The part of sticky.conf the history needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +56,8 @@ pub struct Settings {
     pub cache_size: usize,
     pub sync_interval: Option<Duration>,
     pub node: Arc<str>,
+    /// Which agents a contact read back (store, journal) may name.
+    pub agents: AgentRule,
 }
 
 /// One question to the history.
@@ -85,6 +96,12 @@ pub struct Counters {
     pub misses: AtomicU64,
     pub errors: AtomicU64,
     pub learned: AtomicU64,
+    /// Lookups that ran out of time (query_timeout).
+    pub timeouts: AtomicU64,
+    /// Contacts read back whose agent agent_pattern refuses.
+    pub untrusted: AtomicU64,
+    /// Contacts that found neither room in memory nor in the journal.
+    pub lost: AtomicU64,
     pub latency: Latency,
 }
 
@@ -97,11 +114,27 @@ pub struct Shared {
     pub pending: Pending,
     pub counters: Counters,
     node: RwLock<Arc<str>>,
+    agents: RwLock<AgentRule>,
 }
 
 impl Shared {
     pub fn node(&self) -> Arc<str> {
         self.node.read().clone()
+    }
+
+    /// Whether a contact read back (from the store or the journal) names an
+    /// agent a live call could have: the table may be shared, imported or
+    /// edited, and what it names is dialled.
+    pub fn trusted(&self, contact: &Contact) -> bool {
+        let trusted = self.agents.read().accepts(&contact.agent);
+        if !trusted {
+            self.counters.untrusted.fetch_add(1, Ordering::Relaxed);
+        }
+        trusted
+    }
+
+    fn trusted_only(&self, contacts: Vec<Contact>) -> Vec<Contact> {
+        contacts.into_iter().filter(|contact| self.trusted(contact)).collect()
     }
 
     pub(super) fn remember_agent(&self, contact: &Contact) {
@@ -125,6 +158,7 @@ impl Shared {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub cached_numbers: usize,
+    pub cached_contacts: usize,
     pub lookups: u64,
     pub hits: u64,
     pub misses: u64,
@@ -132,9 +166,13 @@ pub struct Snapshot {
     pub p50: Option<Duration>,
     pub p99: Option<Duration>,
     pub learned: u64,
+    pub timeouts: u64,
+    pub untrusted: u64,
     pub pending: u64,
     pub written: u64,
-    pub dropped: u64,
+    /// Contacts neither in memory nor in the journal: lost.
+    pub lost: u64,
+    pub journal: JournalState,
     pub health: Health,
     pub database: String,
     pub pool: (u32, u32),
@@ -145,6 +183,9 @@ pub struct History {
     settings: RwLock<Settings>,
     backend: RwLock<Arc<Backend>>,
     store: RwLock<Arc<dyn Store>>,
+    journal: Arc<Journal>,
+    /// The journal's commit thread.
+    committer: Crew,
 }
 
 fn backend_settings(settings: &Settings) -> BackendSettings {
@@ -155,8 +196,28 @@ fn backend_settings(settings: &Settings) -> BackendSettings {
     }
 }
 
+/// Logs the threads a stop left busy.
+fn report_busy(busy: &[String]) {
+    if !busy.is_empty() {
+        log_warning!(
+            "res_sticky: {} still in a database call at the stop deadline; it ends when the driver gives up",
+            busy.join(", ")
+        );
+    }
+}
+
 impl History {
-    pub fn start(settings: Settings, store: Arc<dyn Store>) -> History {
+    /// Starts the history: its journal in `journal_dir` (at most
+    /// `journal_max` bytes), its threads, and its store.
+    pub fn start(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        journal_dir: &Path,
+        journal_max: u64,
+    ) -> Result<History, String> {
+        let journal = Journal::open(journal_dir, journal_max)
+            .map_err(|error| format!("cannot open the journal {}: {error}", journal_dir.display()))?;
+        let journal = Arc::new(journal);
         let shared = Arc::new(Shared {
             cache: Mutex::new(Cache::new(settings.cache_size)),
             last_by_agent: Mutex::new(HashMap::new()),
@@ -164,28 +225,39 @@ impl History {
             pending: Pending::new(MAX_PENDING),
             counters: Counters::default(),
             node: RwLock::new(settings.node.clone()),
+            agents: RwLock::new(settings.agents.clone()),
         });
-        let backend = Backend::start(store.clone(), shared.clone(), &backend_settings(&settings));
-        History {
+        // What a previous run left in the journal is pending from the start.
+        workers::read_back(&shared, &journal);
+        let committer = Crew::default();
+        {
+            let journal = journal.clone();
+            committer.spawn("sticky-journal".into(), Arc::new(AtomicBool::new(false)), move || journal.run_commits());
+        }
+        let backend = Backend::start(store.clone(), shared.clone(), journal.clone(), &backend_settings(&settings));
+        Ok(History {
             shared,
             settings: RwLock::new(settings),
             backend: RwLock::new(Arc::new(backend)),
             store: RwLock::new(store),
-        }
+            journal,
+            committer,
+        })
     }
 
     /// Applies reloaded settings; a new store (another DSN or pool size)
-    /// replaces the old one, whose threads finish and are joined. Pending
-    /// contacts carry over to the new store.
+    /// replaces the old one, whose threads finish and are waited for.
+    /// Pending contacts carry over to the new store.
     pub fn reconfigure(&self, settings: Settings, store: Option<Arc<dyn Store>>, flush_cache: bool) {
         {
             let mut cache = self.shared.cache.lock();
-            if flush_cache {
+            if flush_cache || settings.agents != self.settings.read().agents {
                 cache.clear();
             }
             cache.resize(settings.cache_size);
         }
         *self.shared.node.write() = settings.node.clone();
+        *self.shared.agents.write() = settings.agents.clone();
         let restart = store.is_some() || {
             let current = self.settings.read();
             current.pool_size != settings.pool_size
@@ -193,11 +265,20 @@ impl History {
                 || current.sync_interval != settings.sync_interval
         };
         if restart {
-            let store = store.unwrap_or_else(|| self.store.read().clone());
-            let backend = Backend::start(store.clone(), self.shared.clone(), &backend_settings(&settings));
+            let new_store = store.clone().unwrap_or_else(|| self.store.read().clone());
+            let backend = Backend::start(
+                new_store.clone(),
+                self.shared.clone(),
+                self.journal.clone(),
+                &backend_settings(&settings),
+            );
             let old = std::mem::replace(&mut *self.backend.write(), Arc::new(backend));
-            *self.store.write() = store;
-            old.shut_down(&self.shared);
+            let old_store = std::mem::replace(&mut *self.store.write(), new_store);
+            let deadline = Instant::now() + STOP_DEADLINE;
+            report_busy(&old.shut_down(&self.shared, deadline));
+            if store.is_some() {
+                old_store.close(deadline);
+            }
         }
         *self.settings.write() = settings;
     }
@@ -207,17 +288,29 @@ impl History {
     }
 
     /// A contact this server just learned: visible to lookups at once,
-    /// written by the background writer.
+    /// journaled, and written by the background writer.
     pub fn learn(&self, contact: Contact) {
         self.shared.counters.learned.fetch_add(1, Ordering::Relaxed);
         self.keep(contact);
     }
 
-    /// Makes a contact visible to lookups and queues it for the writer.
+    /// Contacts a previous version kept at a graceful stop: kept like new ones.
+    pub fn resume(&self, contacts: Vec<Contact>) {
+        for contact in contacts.into_iter().filter(|contact| self.shared.trusted(contact)) {
+            self.keep(contact);
+        }
+    }
+
     fn keep(&self, contact: Contact) {
         self.shared.remember_agent(&contact);
         self.shared.cache.lock().learn(contact.clone());
-        self.shared.pending.push(contact);
+        let in_memory = self.shared.pending.room() > 0;
+        let ticket = self.journal.append(&contact, in_memory);
+        if in_memory {
+            self.shared.pending.push((contact, ticket));
+        } else if ticket.is_none() {
+            self.shared.counters.lost.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The cache's answer, if it has one. Never blocks on I/O.
@@ -246,21 +339,28 @@ impl History {
     fn fetch_inner(&self, lookup: &Lookup) -> Result<Option<Contact>, LookupError> {
         let settings = self.settings();
         let deadline = Instant::now() + settings.query_timeout;
-        if !self.shared.breaker.allow() {
-            return Err(LookupError::Unavailable("the database is failing; waiting to retry".into()));
-        }
         let now = now_ms();
         let since = now - lookup.window.as_millis() as i64;
         // Read the wider of the asked and the configured window, so that the
         // cached entry also serves the usual question.
         let load_since = since.min(now - settings.window.as_millis() as i64);
-        self.run_job(JobKind::Recent, &lookup.key, load_since, deadline)?;
+        let key = lookup.key.clone();
+        self.ask(deadline, move |store, shared, timeout| {
+            let rows = store.recent(&key, load_since, MAX_PER_NUMBER, timeout)?;
+            let complete = rows.len() < MAX_PER_NUMBER;
+            let rows = shared.trusted_only(rows);
+            shared.cache.lock().store_read(&key, load_since, rows, complete);
+            Ok(())
+        })?;
         let answer = self.shared.cache.lock().answer(&lookup.key, since, &lookup.filter, lookup.first);
         match answer {
             Some(answer) => Ok(answer),
             // Only `f` over a number with more contacts than an entry keeps.
             None => {
-                let rows = self.run_job(JobKind::Oldest, &lookup.key, since, deadline)?;
+                let key = lookup.key.clone();
+                let rows = self.ask(deadline, move |store, shared, timeout| {
+                    Ok(shared.trusted_only(store.oldest(&key, since, OLDEST_LIMIT, timeout)?))
+                })?;
                 if rows.len() >= OLDEST_LIMIT {
                     log_warning!("res_sticky: {} has over {OLDEST_LIMIT} contacts in the window; 'f' looked at the oldest {OLDEST_LIMIT}", lookup.key);
                 }
@@ -269,38 +369,59 @@ impl History {
         }
     }
 
-    fn run_job(
+    /// Runs `work` on a store worker and waits for its answer until
+    /// `deadline`. The work goes on past the deadline (and may still fill
+    /// the cache); the caller does not wait for it.
+    fn ask<T: Send + 'static>(
         &self,
-        kind: JobKind,
-        key: &NumberKey,
-        since: i64,
         deadline: Instant,
-    ) -> Result<Vec<Contact>, LookupError> {
+        work: impl FnOnce(&dyn Store, &Shared, Duration) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, LookupError> {
+        if !self.shared.breaker.allow() {
+            return Err(LookupError::Unavailable("the database is failing; waiting to retry".into()));
+        }
         let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job { kind, key: key.clone(), since, deadline, reply };
+        let job = Job {
+            deadline,
+            work: Box::new(move |store, shared, timeout| {
+                let result = work(store, shared, timeout);
+                let answered = match &result {
+                    Ok(_) => true,
+                    Err(error) => {
+                        shared.note_failure(&error.to_string());
+                        false
+                    }
+                };
+                let _ = reply.try_send(result);
+                answered
+            }),
+        };
         let backend = self.backend.read().clone();
         if !backend.submit(job) {
             return Err(LookupError::Busy);
         }
         match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(Ok(rows)) => Ok(rows),
+            Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => Err(LookupError::Unavailable(error.to_string())),
             Err(_) => {
+                self.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 self.shared.note_failure("timeout");
                 Err(LookupError::Timeout)
             }
         }
     }
 
-    /// The newest contact of an agent: learned here, or read from the store.
+    /// The newest contact of an agent: learned here, or read from the store
+    /// within `query_timeout`.
     pub fn last_of_agent(&self, agent_id: &str) -> Result<Option<Contact>, LookupError> {
         if let Some(contact) = self.shared.last_by_agent.lock().get(agent_id) {
             return Ok(Some(contact.clone()));
         }
-        let store = self.store.read().clone();
-        store
-            .last_of_agent(agent_id, self.settings().query_timeout.max(Duration::from_secs(1)))
-            .map_err(|e| LookupError::Unavailable(e.to_string()))
+        let deadline = Instant::now() + self.settings().query_timeout;
+        let agent_id = agent_id.to_string();
+        self.ask(deadline, move |store, shared, timeout| {
+            Ok(store.last_of_agent(&agent_id, timeout)?.filter(|contact| shared.trusted(contact)))
+        })
     }
 
     /// Cache first, then the store.
@@ -311,27 +432,10 @@ impl History {
         }
     }
 
-    /// Contacts read from an old `cdr` table: written in the background; the
-    /// cache is flushed so that no cached answer predates them.
-    pub fn import(&self, contacts: Vec<Contact>) -> usize {
-        let count = contacts.len();
-        for contact in contacts {
-            self.shared.pending.push(contact);
-        }
-        self.flush_cache();
-        count
-    }
-
-    /// Waits up to `timeout` for every pending contact to be written.
-    pub fn wait_written(&self, timeout: Duration) -> bool {
-        let until = Instant::now() + timeout;
-        while !self.shared.pending.is_empty() {
-            if Instant::now() >= until {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        true
+    /// The store, for batch work that writes to it directly (`sticky import
+    /// cdr`).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.read().clone()
     }
 
     pub fn record_latency(&self, elapsed: Duration) {
@@ -346,10 +450,12 @@ impl History {
     }
 
     /// The stored and cached contacts of a number, newest first (for the CLI).
-    pub fn contacts_of(&self, key: &NumberKey, limit: usize) -> (Vec<Contact>, Option<StoreError>) {
-        let store = self.store.read().clone();
-        let timeout = self.settings().query_timeout.max(Duration::from_secs(2));
-        let (mut contacts, error) = match store.recent(key, i64::MIN, limit, timeout) {
+    pub fn contacts_of(&self, key: &NumberKey, limit: usize) -> (Vec<Contact>, Option<LookupError>) {
+        let deadline = Instant::now() + self.settings().query_timeout.max(Duration::from_secs(2));
+        let read_key = key.clone();
+        let (mut contacts, error) = match self.ask(deadline, move |store, shared, timeout| {
+            Ok(shared.trusted_only(store.recent(&read_key, i64::MIN, limit, timeout)?))
+        }) {
             Ok(contacts) => (contacts, None),
             Err(error) => (Vec::new(), Some(error)),
         };
@@ -366,8 +472,13 @@ impl History {
     pub fn snapshot(&self) -> Snapshot {
         let counters = &self.shared.counters;
         let store = self.store.read().clone();
+        let (cached_numbers, cached_contacts) = {
+            let cache = self.shared.cache.lock();
+            (cache.len(), cache.contacts())
+        };
         Snapshot {
-            cached_numbers: self.shared.cache.lock().len(),
+            cached_numbers,
+            cached_contacts,
             lookups: counters.lookups.load(Ordering::Relaxed),
             hits: counters.hits.load(Ordering::Relaxed),
             misses: counters.misses.load(Ordering::Relaxed),
@@ -375,36 +486,39 @@ impl History {
             p50: counters.latency.quantile(0.5),
             p99: counters.latency.quantile(0.99),
             learned: counters.learned.load(Ordering::Relaxed),
+            timeouts: counters.timeouts.load(Ordering::Relaxed),
+            untrusted: counters.untrusted.load(Ordering::Relaxed),
             pending: self.shared.pending.len(),
             written: self.shared.pending.written.load(Ordering::Relaxed),
-            dropped: self.shared.pending.dropped.load(Ordering::Relaxed),
+            lost: counters.lost.load(Ordering::Relaxed),
+            journal: self.journal.state(),
             health: self.shared.breaker.health(),
             database: store.describe(),
             pool: store.pool_state(),
         }
     }
 
-    /// Queues contacts a previous run could not write (from the journal).
-    pub fn resume(&self, contacts: Vec<Contact>) {
-        for contact in contacts {
-            self.keep(contact);
+    /// Stops every thread, within [`STOP_DEADLINE`] for each group: the
+    /// workers and the writer (between batches), then the journal (its last
+    /// commit), then the store's connections. Contacts not yet stored stay
+    /// in the journal for the next start.
+    pub fn stop(&self) {
+        let deadline = Instant::now() + STOP_DEADLINE;
+        let busy = self.backend.read().shut_down(&self.shared, deadline);
+        self.journal.stop();
+        let mut busy_all = busy;
+        busy_all.extend(self.committer.wait(Instant::now() + STOP_DEADLINE));
+        report_busy(&busy_all);
+        let waiting = self.shared.pending.len();
+        if waiting > 0 {
+            log_warning!(
+                "res_sticky: the history database is unavailable; {waiting} contact(s) kept in the journal {} \
+                 until the next start",
+                self.journal.dir().display()
+            );
         }
-    }
-
-    /// Stops every thread; contacts still unwritten go to `journal` so the
-    /// next start writes them.
-    pub fn stop(&self, journal: &std::path::Path) {
-        self.backend.read().clone().shut_down(&self.shared);
-        let left = self.shared.pending.drain();
-        if left.is_empty() {
-            return;
-        }
-        match journal::save(journal, &left) {
-            Ok(saved) => log_warning!(
-                "res_sticky: the history database is unavailable; {saved} contacts kept in {} until the next start",
-                journal.display()
-            ),
-            Err(error) => log_warning!("res_sticky: {} contacts could not be kept ({error}) and are lost", left.len()),
+        if !self.store.read().close(Instant::now() + STOP_DEADLINE) {
+            log_warning!("res_sticky: the connection pool's thread did not end in time");
         }
     }
 }

@@ -4,14 +4,15 @@
 //! Every statement binds its values as parameters; nothing a caller sent is
 //! ever part of the SQL text. Every checkout and statement has a deadline.
 
-use once_cell::sync::OnceCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use odbc_api::{environment, Connection, ConnectionOptions, Cursor, IntoParameter};
-use parking_lot::Mutex;
+use odbc_api::parameter::InputParameter;
+use odbc_api::{Connection, Cursor, IntoParameter};
+use once_cell::sync::OnceCell;
 
+use super::pool::{one_line, Pool};
 use super::store::{Row, Store, StoreError};
-use crate::log_warning;
 use crate::routing::contact::{Contact, StoredRow};
 use crate::routing::number::NumberKey;
 
@@ -72,15 +73,27 @@ impl Dialect {
         ]
     }
 
-    /// The insert that skips a contact whose call id is already stored.
-    fn insert(self) -> String {
+    /// The insert of `rows` contacts that skips any whose call id is already
+    /// stored (the generic dialect: one row, duplicates seen by SQLSTATE).
+    fn insert(self, rows: usize) -> String {
         let (verb, tail) = match self {
             Dialect::Sqlite => ("INSERT OR IGNORE INTO", ""),
             Dialect::Postgres => ("INSERT INTO", " ON CONFLICT (call_id) DO NOTHING"),
             Dialect::MySql => ("INSERT IGNORE INTO", ""),
             Dialect::Generic => ("INSERT INTO", ""),
         };
-        format!("{verb} sticky_history ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?){tail}")
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        let values = vec![row; rows.max(1)].join(", ");
+        format!("{verb} sticky_history ({COLUMNS}) VALUES {values}{tail}")
+    }
+
+    /// Contacts one insert statement carries (9 parameters each; SQLite's
+    /// oldest limit is 999 parameters).
+    fn rows_per_insert(self) -> usize {
+        match self {
+            Dialect::Generic => 1,
+            _ => 100,
+        }
     }
 
     /// `LIMIT n` where the dialect has it; the generic form fetches and stops.
@@ -95,83 +108,13 @@ impl Dialect {
 const COLUMNS: &str =
     "number_key, agent_id, agent_interface, direction, disposition, started_at, node, call_id, client_number";
 
-/// Opens connections for the pool.
-struct Manager {
-    connection_string: String,
-    login_timeout: u32,
-}
-
-/// A pooled connection. Not every driver reports a lost connection as
-/// dead (psqlODBC does not), so one whose statement failed is marked broken
-/// and the pool opens a new one instead of handing it out again.
-struct Link {
-    connection: Connection<'static>,
-    broken: bool,
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Link;
-    type Error = odbc_api::Error;
-
-    fn connect(&self) -> Result<Link, odbc_api::Error> {
-        let options = ConnectionOptions { login_timeout_sec: Some(self.login_timeout), packet_size: None };
-        let connection = environment()?.connect_with_connection_string(&self.connection_string, options)?;
-        Ok(Link { connection, broken: false })
-    }
-
-    fn is_valid(&self, _: &mut Link) -> Result<(), odbc_api::Error> {
-        Ok(())
-    }
-
-    fn has_broken(&self, link: &mut Link) -> bool {
-        link.broken || link.connection.is_dead().unwrap_or(true)
-    }
-}
-
-/// The pool's own connection attempts fail on its thread, away from any
-/// caller: their errors go to Asterisk's log, at most one line per
-/// [`CONNECT_ERROR_INTERVAL`] (with a count of those left out), so a database
-/// that is down for hours does not flood it.
-#[derive(Default)]
-struct ConnectErrors {
-    /// When the last line was written, and errors since then.
-    state: Mutex<(Option<Instant>, u64)>,
-}
-
-const CONNECT_ERROR_INTERVAL: Duration = Duration::from_secs(30);
-
-impl r2d2::HandleError<odbc_api::Error> for ConnectErrors {
-    fn handle_error(&self, error: odbc_api::Error) {
-        let mut state = self.state.lock();
-        let (last, left_out) = &mut *state;
-        if last.is_some_and(|at| at.elapsed() < CONNECT_ERROR_INTERVAL) {
-            *left_out += 1;
-            return;
-        }
-        let also = if *left_out > 0 { format!(" ({left_out} more since the last report)") } else { String::new() };
-        *last = Some(Instant::now());
-        *left_out = 0;
-        drop(state);
-        let text = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
-        log_warning!(
-            "res_sticky: cannot connect to the history database: {}{also}",
-            text.chars().take(240).collect::<String>()
-        );
-    }
-}
-
-impl std::fmt::Debug for ConnectErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ConnectErrors")
-    }
-}
-
 pub struct OdbcStore {
-    pool: r2d2::Pool<Manager>,
+    pool: Pool,
     dialect: OnceCell<Dialect>,
     dbms: OnceCell<String>,
-    /// Held while the table is being created; `true` once it exists.
-    schema: Mutex<bool>,
+    /// Whether the table is known to exist. Until then every connection
+    /// checks (and creates it); nobody waits for another's DDL.
+    schema_ready: AtomicBool,
 }
 
 fn seconds(timeout: Duration) -> usize {
@@ -179,8 +122,7 @@ fn seconds(timeout: Duration) -> usize {
 }
 
 fn query_error(error: odbc_api::Error) -> StoreError {
-    let text = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
-    StoreError::Query(text.chars().take(240).collect())
+    StoreError::Query(one_line(&error.to_string()))
 }
 
 /// Whether an error is a unique-key violation (SQLSTATE class 23).
@@ -189,23 +131,15 @@ fn is_duplicate(error: &odbc_api::Error) -> bool {
 }
 
 impl OdbcStore {
-    /// Builds the pool without connecting: a database that is down at load
-    /// must not keep the module from loading; the first use connects.
+    /// A store over a new pool of `pool_size` connections; nothing
+    /// connects until the first use.
     pub fn new(connection_string: &str, pool_size: u32, query_timeout: Duration) -> OdbcStore {
-        let manager = Manager {
-            connection_string: connection_string.to_string(),
-            login_timeout: seconds(query_timeout.max(Duration::from_secs(2))) as u32,
-        };
-        let pool = r2d2::Pool::builder()
-            .max_size(pool_size.max(1))
-            .min_idle(Some(0))
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .test_on_check_out(false)
-            .connection_timeout(query_timeout.max(Duration::from_secs(2)))
-            .error_handler(Box::new(ConnectErrors::default()))
-            .build_unchecked(manager);
-        OdbcStore { pool, dialect: OnceCell::new(), dbms: OnceCell::new(), schema: Mutex::new(false) }
+        OdbcStore {
+            pool: Pool::new(connection_string, pool_size, query_timeout.max(Duration::from_secs(2))),
+            dialect: OnceCell::new(),
+            dbms: OnceCell::new(),
+            schema_ready: AtomicBool::new(false),
+        }
     }
 
     /// Runs `work` on a pooled connection; a failure marks it broken.
@@ -215,7 +149,7 @@ impl OdbcStore {
         work: impl FnOnce(&Connection<'static>, Dialect) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let mut link = self.pool.get_timeout(timeout).map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        let mut link = self.pool.get(timeout)?;
         let result = (|| {
             let dialect = match self.dialect.get() {
                 Some(dialect) => *dialect,
@@ -240,27 +174,24 @@ impl OdbcStore {
         dialect: Dialect,
         timeout: Duration,
     ) -> Result<(), StoreError> {
-        let mut ready = self.schema.lock();
-        if *ready {
+        if self.schema_ready.load(Ordering::Acquire) {
             return Ok(());
         }
         if dialect == Dialect::Sqlite {
             // Readers then never wait for the writer.
             let _ = connection.execute("PRAGMA journal_mode=WAL", (), Some(seconds(timeout)));
         }
-        if dialect == Dialect::Generic && table_exists(connection, timeout) {
-            *ready = true;
-            return Ok(());
-        }
-        for statement in dialect.schema() {
-            if let Err(error) = connection.execute(&statement, (), Some(seconds(timeout))) {
-                // Another server may have created it at the same moment.
-                if !table_exists(connection, timeout) {
-                    return Err(query_error(error));
+        if !(dialect == Dialect::Generic && table_exists(connection, timeout)) {
+            for statement in dialect.schema() {
+                if let Err(error) = connection.execute(&statement, (), Some(seconds(timeout))) {
+                    // Another connection or server may have created it at the same moment.
+                    if !table_exists(connection, timeout) {
+                        return Err(query_error(error));
+                    }
                 }
             }
         }
-        *ready = true;
+        self.schema_ready.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -298,28 +229,42 @@ fn table_exists(connection: &Connection<'static>, timeout: Duration) -> bool {
     connection.execute("SELECT COUNT(*) FROM sticky_history WHERE 1 = 0", (), Some(seconds(timeout))).is_ok()
 }
 
-/// Inserts each contact with one prepared statement.
+/// The nine values of a contact's row, as bound parameters.
+fn row_parameters(contact: &Contact, into: &mut Vec<Box<dyn InputParameter>>) {
+    into.push(Box::new(contact.number.as_str().to_string().into_parameter()));
+    into.push(Box::new(contact.agent.id.to_string().into_parameter()));
+    into.push(Box::new(contact.agent.interface.to_string().into_parameter()));
+    into.push(Box::new(contact.direction.as_str().to_string().into_parameter()));
+    into.push(Box::new(contact.disposition.as_str().to_string().into_parameter()));
+    into.push(Box::new(contact.started_at));
+    into.push(Box::new(contact.node.to_string().into_parameter()));
+    into.push(Box::new(contact.call_id.clone().into_parameter()));
+    into.push(Box::new(contact.client.clone().into_parameter()));
+}
+
+/// Inserts the contacts, many per statement; the statement of a full chunk
+/// is prepared once and reused.
 fn insert_rows(
     connection: &Connection<'static>,
     dialect: Dialect,
     contacts: &[Contact],
     timeout: Duration,
 ) -> Result<(), StoreError> {
-    let mut statement = connection.prepare(&dialect.insert()).map_err(query_error)?;
-    statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
-    for contact in contacts {
-        let params = (
-            &contact.number.as_str().into_parameter(),
-            &(*contact.agent.id).into_parameter(),
-            &(*contact.agent.interface).into_parameter(),
-            &contact.direction.as_str().into_parameter(),
-            &contact.disposition.as_str().into_parameter(),
-            &contact.started_at,
-            &(*contact.node).into_parameter(),
-            &contact.call_id.as_str().into_parameter(),
-            &contact.client.as_str().into_parameter(),
-        );
-        match statement.execute(params) {
+    let per_statement = dialect.rows_per_insert();
+    let mut prepared: Option<(usize, odbc_api::Prepared<odbc_api::handles::StatementImpl<'_>>)> = None;
+    let mut parameters: Vec<Box<dyn InputParameter>> = Vec::with_capacity(per_statement * 9);
+    for chunk in contacts.chunks(per_statement) {
+        if prepared.as_ref().is_none_or(|(rows, _)| *rows != chunk.len()) {
+            let mut statement = connection.prepare(&dialect.insert(chunk.len())).map_err(query_error)?;
+            statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
+            prepared = Some((chunk.len(), statement));
+        }
+        let (_, statement) = prepared.as_mut().expect("prepared above");
+        parameters.clear();
+        for contact in chunk {
+            row_parameters(contact, &mut parameters);
+        }
+        match statement.execute(&parameters[..]) {
             Ok(_) => {}
             // Without a dialect's insert-or-ignore, a duplicate call id is
             // a unique-key violation: that contact is stored already.
@@ -449,8 +394,11 @@ impl Store for OdbcStore {
     }
 
     fn pool_state(&self) -> (u32, u32) {
-        let state = self.pool.state();
-        (state.connections - state.idle_connections, state.connections)
+        self.pool.state()
+    }
+
+    fn close(&self, deadline: Instant) -> bool {
+        self.pool.close(deadline)
     }
 }
 
@@ -470,7 +418,8 @@ mod tests {
     #[test]
     fn statements_bind_every_value() {
         for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql, Dialect::Generic] {
-            assert_eq!(dialect.insert().matches('?').count(), 9, "{dialect:?}");
+            assert_eq!(dialect.insert(1).matches('?').count(), 9, "{dialect:?}");
+            assert_eq!(dialect.insert(3).matches('?').count(), 27, "{dialect:?}");
             assert!(dialect.schema().iter().all(|s| !s.contains('?')));
         }
     }

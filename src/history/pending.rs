@@ -1,6 +1,6 @@
-//! Contacts learned but not yet in the store. Bounded: past `capacity` the
-//! oldest are dropped and counted, so a database down for days cannot eat
-//! Asterisk's memory.
+//! Contacts learned but not yet in the store, in memory, for the writer.
+//! Bounded: past `capacity`, contacts are left to the journal, which the
+//! writer reads back once there is room again (see `history::journal`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,14 +8,17 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
+use super::journal::Ticket;
 use crate::routing::contact::Contact;
 
+/// A contact waiting, with its place in the journal (if it has one).
+pub type Waiting = (Contact, Option<Ticket>);
+
 pub struct Pending {
-    queue: Mutex<VecDeque<Contact>>,
+    queue: Mutex<VecDeque<Waiting>>,
     ready: Condvar,
     capacity: usize,
     in_flight: AtomicU64,
-    pub dropped: AtomicU64,
     pub written: AtomicU64,
 }
 
@@ -26,45 +29,45 @@ impl Pending {
             ready: Condvar::new(),
             capacity: capacity.max(1),
             in_flight: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
             written: AtomicU64::new(0),
         }
     }
 
-    pub fn push(&self, contact: Contact) {
-        let mut queue = self.queue.lock();
-        if queue.len() >= self.capacity {
-            queue.pop_front();
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        queue.push_back(contact);
+    /// Room for this many more.
+    pub fn room(&self) -> usize {
+        let queued = self.queue.lock().len() + self.in_flight.load(Ordering::Relaxed) as usize;
+        self.capacity.saturating_sub(queued)
+    }
+
+    pub fn push(&self, waiting: Waiting) {
+        self.queue.lock().push_back(waiting);
         self.ready.notify_one();
     }
 
     /// Waits up to `wait` for contacts and takes up to `max` of them; they
     /// count as pending until `done` or `give_back`.
-    pub fn take(&self, max: usize, wait: Duration) -> Vec<Contact> {
+    pub fn take(&self, max: usize, wait: Duration) -> Vec<Waiting> {
         let mut queue = self.queue.lock();
         if queue.is_empty() {
             self.ready.wait_for(&mut queue, wait);
         }
         let count = queue.len().min(max);
-        let batch: Vec<Contact> = queue.drain(..count).collect();
+        let batch: Vec<Waiting> = queue.drain(..count).collect();
         self.in_flight.fetch_add(batch.len() as u64, Ordering::Relaxed);
         batch
     }
 
-    pub fn done(&self, batch: &[Contact]) {
+    pub fn done(&self, batch: &[Waiting]) {
         self.in_flight.fetch_sub(batch.len() as u64, Ordering::Relaxed);
         self.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
 
-    /// Returns an unwritten batch to the front of the queue (the writer is stopping).
-    pub fn give_back(&self, batch: Vec<Contact>) {
+    /// Returns an unwritten batch to the front of the queue.
+    pub fn give_back(&self, batch: Vec<Waiting>) {
         let mut queue = self.queue.lock();
         self.in_flight.fetch_sub(batch.len() as u64, Ordering::Relaxed);
-        for contact in batch.into_iter().rev() {
-            queue.push_front(contact);
+        for waiting in batch.into_iter().rev() {
+            queue.push_front(waiting);
         }
     }
 
@@ -73,17 +76,8 @@ impl Pending {
         self.ready.notify_all();
     }
 
-    /// Takes every pending contact out (the writer has stopped).
-    pub fn drain(&self) -> Vec<Contact> {
-        self.queue.lock().drain(..).collect()
-    }
-
     pub fn len(&self) -> u64 {
         self.queue.lock().len() as u64 + self.in_flight.load(Ordering::Relaxed)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -93,26 +87,27 @@ mod tests {
     use crate::routing::contact::test_contact;
     use crate::routing::vocabulary::{Direction, Disposition};
 
-    fn contact(i: i64) -> Contact {
-        test_contact("101", Direction::Inbound, Disposition::Answered, i)
+    fn contact(i: i64) -> Waiting {
+        (test_contact("101", Direction::Inbound, Disposition::Answered, i), None)
     }
 
     #[test]
-    fn bounded_with_a_count_of_what_was_dropped() {
+    fn bounded_in_order_and_given_back_in_front() {
         let pending = Pending::new(3);
-        for i in 0..5 {
+        for i in 0..3 {
             pending.push(contact(i));
         }
-        assert_eq!(pending.len(), 3);
-        assert_eq!(pending.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(pending.room(), 0);
         let batch = pending.take(2, Duration::ZERO);
-        assert_eq!(batch.iter().map(|c| c.started_at).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(batch.iter().map(|(c, _)| c.started_at).collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(pending.len(), 3, "in flight still counts as pending");
+        assert_eq!(pending.room(), 0);
         pending.give_back(batch);
         let batch = pending.take(10, Duration::ZERO);
-        assert_eq!(batch.len(), 3);
+        assert_eq!(batch.iter().map(|(c, _)| c.started_at).collect::<Vec<_>>(), vec![0, 1, 2]);
         pending.done(&batch);
-        assert!(pending.is_empty());
+        assert_eq!(pending.len(), 0);
+        assert_eq!(pending.room(), 3);
         assert_eq!(pending.written.load(Ordering::Relaxed), 3);
     }
 }

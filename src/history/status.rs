@@ -62,19 +62,37 @@ pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot)
     line("Window:", format_duration(general.window));
     line("Number key:", format!("last {} digits, at least {}", general.match_digits, general.min_digits));
     line("Cache:", format!("{} of {} numbers", history.cached_numbers, general.cache_size));
+    line(
+        "Cached contacts:",
+        format!(
+            "{} (at most {})",
+            history.cached_contacts,
+            general.cache_size * crate::history::cache::CONTACTS_PER_NUMBER
+        ),
+    );
     line("Hits / misses:", format!("{} / {}", history.hits, history.misses));
     line(
         "Lookups:",
         format!(
-            "{} (p50 {}, p99 {}), {} failed",
+            "{} (p50 {}, p99 {}), {} failed ({} timed out)",
             history.lookups,
             timing(history.p50),
             timing(history.p99),
-            history.errors
+            history.errors,
+            history.timeouts
         ),
     );
     line("Contacts learned:", history.learned.to_string());
-    line("Writes pending:", format!("{} ({} written, {} dropped)", history.pending, history.written, history.dropped));
+    line("Writes pending:", format!("{} ({} written, {} dropped)", history.pending, history.written, history.lost));
+    let journal = &history.journal;
+    line(
+        "Journal:",
+        format!(
+            "{} segment(s), {} of {} bytes; {} committed, {} not journaled, {} damaged skipped",
+            journal.segments, journal.bytes, journal.max_bytes, journal.committed, journal.dropped, journal.skipped
+        ),
+    );
+    line("Refused rows:", format!("{} (agents agent_pattern does not accept)", history.untrusted));
     let dispositions: Vec<&str> = general.outbound_dispositions.iter().map(|d| d.as_str()).collect();
     line("Outbound dispositions:", dispositions.join(", "));
     line("Agent pattern:", general.agent_pattern.clone());
@@ -92,6 +110,7 @@ mod tests {
     fn history() -> HistorySnapshot {
         HistorySnapshot {
             cached_numbers: 2,
+            cached_contacts: 3,
             lookups: 3,
             hits: 2,
             misses: 1,
@@ -99,9 +118,12 @@ mod tests {
             p50: Some(Duration::from_micros(12)),
             p99: None,
             learned: 1,
+            timeouts: 0,
+            untrusted: 0,
             pending: 0,
             written: 1,
-            dropped: 0,
+            lost: 0,
+            journal: Default::default(),
             health: Health::Up,
             database: "SQLite".into(),
             pool: (0, 1),
@@ -117,7 +139,7 @@ mod tests {
         let value = |label: &str| {
             text.lines().find_map(|line| line.trim().strip_prefix(label)).map(str::trim).unwrap_or_default()
         };
-        assert_eq!(value("Lookups:"), "3 (p50 12.0 us, p99 -), 0 failed", "{text}");
+        assert_eq!(value("Lookups:"), "3 (p50 12.0 us, p99 -), 0 failed (0 timed out)", "{text}");
         assert_eq!(value("Database:"), "up (SQLite)", "{text}");
         assert_eq!(value("Window:"), "1d", "{text}");
         assert_eq!(value("Uptime:"), "0s", "{text}");

@@ -51,6 +51,12 @@ pub trait Store: Send + Sync {
 
     /// Connections (in use, open).
     fn pool_state(&self) -> (u32, u32);
+
+    /// Closes the connections and waits, until `deadline`, for any thread
+    /// of the store's own to end; false if one is still running then.
+    fn close(&self, _deadline: std::time::Instant) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
@@ -69,6 +75,9 @@ pub mod memory {
         pub reads: std::sync::atomic::AtomicU64,
         /// Every call sleeps this long first (a slow database).
         pub delay_ms: std::sync::atomic::AtomicU64,
+        /// Inserting panics (a bug in a driver, say).
+        pub panic_on_insert: AtomicBool,
+        pub panics: std::sync::atomic::AtomicU64,
     }
 
     impl MemoryStore {
@@ -130,6 +139,10 @@ pub mod memory {
         }
 
         fn insert(&self, contacts: &[Contact], _: Duration) -> Result<(), StoreError> {
+            if self.panic_on_insert.load(Ordering::SeqCst) {
+                self.panics.fetch_add(1, Ordering::SeqCst);
+                panic!("inserting panicked (a test)");
+            }
             self.check()?;
             let mut rows = self.rows.lock();
             for contact in contacts {

@@ -1,5 +1,6 @@
 //! The history against an in-memory store whose availability the tests switch.
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::store::memory::MemoryStore;
 use super::store::Store;
 use super::*;
+use crate::routing::agent::{Agent, AgentRule};
 use crate::routing::contact::test_contact;
 use crate::routing::vocabulary::{Direction, Disposition};
 
@@ -18,7 +20,26 @@ fn settings(node: &str) -> Settings {
         cache_size: 1000,
         sync_interval: Some(Duration::from_millis(50)),
         node: Arc::from(node),
+        agents: AgentRule::default(),
     }
+}
+
+static JOURNALS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A journal directory of its own.
+fn journal_dir() -> std::path::PathBuf {
+    let n = JOURNALS.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("sticky-test-journal-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn start(settings: Settings, store: Arc<MemoryStore>) -> History {
+    start_in(settings, store, &journal_dir())
+}
+
+fn start_in(settings: Settings, store: Arc<MemoryStore>, journal: &Path) -> History {
+    History::start(settings, store, journal, 1 << 20).expect("started")
 }
 
 fn key(number: &str) -> NumberKey {
@@ -61,14 +82,10 @@ fn wait_until(timeout: Duration, check: impl Fn() -> bool) -> bool {
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-fn journal() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("sticky-test-journal-{}", std::process::id()))
-}
-
 #[test]
 fn a_learned_contact_routes_at_once_and_is_written() {
     let store = Arc::new(MemoryStore::default());
-    let history = History::start(settings("a"), store.clone());
+    let history = start(settings("a"), store.clone());
     history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
     let started = Instant::now();
     assert_eq!(
@@ -78,14 +95,14 @@ fn a_learned_contact_routes_at_once_and_is_written() {
     assert!(started.elapsed() < Duration::from_millis(5), "a hit touches no store");
     assert!(wait_until(Duration::from_secs(2), || store.len() == 1), "the writer stores it");
     assert_eq!(store.reads.load(Ordering::SeqCst), 0);
-    history.stop(&journal());
+    history.stop();
 }
 
 #[test]
 fn a_miss_reads_the_store_once_then_hits() {
     let store = Arc::new(MemoryStore::default());
     store.insert(&[contact("9123456789", "102", Direction::Outbound, HOUR / 2, "b")], HOUR).unwrap();
-    let history = History::start(settings("a"), store.clone());
+    let history = start(settings("a"), store.clone());
     assert_eq!(history.cached(&lookup("9123456789", HOUR)), None);
     assert_eq!(agent_of(history.fetch(&lookup("9123456789", HOUR))), Some("102".into()));
     assert_eq!(agent_of(history.lookup(&lookup("9123456789", HOUR))), Some("102".into()));
@@ -96,13 +113,13 @@ fn a_miss_reads_the_store_once_then_hits() {
     assert_eq!(store.reads.load(Ordering::SeqCst), 2, "a negative answer is cached too");
     let snapshot = history.snapshot();
     assert_eq!((snapshot.lookups, snapshot.misses), (5, 2));
-    history.stop(&journal());
+    history.stop();
 }
 
 #[test]
 fn a_database_outage_answers_within_the_timeout_and_loses_nothing() {
     let store = Arc::new(MemoryStore::default());
-    let history = History::start(settings("a"), store.clone());
+    let history = start(settings("a"), store.clone());
     store.down.store(true, Ordering::SeqCst);
     for i in 0..20 {
         let started = Instant::now();
@@ -124,16 +141,16 @@ fn a_database_outage_answers_within_the_timeout_and_loses_nothing() {
         wait_until(Duration::from_secs(2), || history.snapshot().health == Health::Up),
         "the breaker closed by itself"
     );
-    assert_eq!(history.snapshot().dropped, 0);
+    assert_eq!(history.snapshot().lost, 0);
     assert_eq!(agent_of(history.lookup(&lookup("9000000001", HOUR))), None, "lookups work again");
-    history.stop(&journal());
+    history.stop();
 }
 
 #[test]
 fn a_slow_database_never_holds_a_call_past_the_timeout() {
     let store = Arc::new(MemoryStore::default());
     store.delay_ms.store(400, Ordering::SeqCst);
-    let history = History::start(settings("a"), store.clone());
+    let history = start(settings("a"), store.clone());
     let started = Instant::now();
     assert_eq!(history.fetch(&lookup("9123456789", HOUR)), Err(LookupError::Timeout));
     let waited = started.elapsed();
@@ -141,14 +158,14 @@ fn a_slow_database_never_holds_a_call_past_the_timeout() {
     // The read finished after the caller gave up, and filled the cache.
     assert!(wait_until(Duration::from_secs(2), || history.cached(&lookup("9123456789", HOUR)).is_some()));
     store.delay_ms.store(0, Ordering::SeqCst);
-    history.stop(&journal());
+    history.stop();
 }
 
 #[test]
 fn contacts_written_by_another_server_reach_the_cache() {
     let store = Arc::new(MemoryStore::default());
-    let here = History::start(settings("a"), store.clone());
-    let there = History::start(settings("b"), store.clone());
+    let here = start(settings("a"), store.clone());
+    let there = start(settings("b"), store.clone());
     // Cached before this server's poller started following the table.
     assert_eq!(agent_of(here.lookup(&lookup("9000000001", HOUR))), None);
     there.learn(contact("9000000001", "106", Direction::Outbound, Duration::from_secs(5), "b"));
@@ -166,8 +183,8 @@ fn contacts_written_by_another_server_reach_the_cache() {
         "the poller merged the other server's contact into the cached negative answer"
     );
     assert_eq!(store.reads.load(Ordering::SeqCst), reads, "without reading the number again");
-    here.stop(&journal());
-    there.stop(&journal());
+    here.stop();
+    there.stop();
 }
 
 #[test]
@@ -179,53 +196,110 @@ fn first_agent_over_a_long_history() {
         })
         .collect();
     store.insert(&rows, HOUR).unwrap();
-    let history = History::start(settings("a"), store);
+    let history = start(settings("a"), store);
     let first = Lookup { first: true, ..lookup("9123456789", HOUR) };
     assert_eq!(agent_of(history.lookup(&first)), Some("200".into()));
     assert_eq!(agent_of(history.lookup(&lookup("9123456789", HOUR))), Some("299".into()));
-    history.stop(&journal());
+    history.stop();
 }
 
 #[test]
 fn reconfiguring_keeps_pending_contacts() {
     let old_store = Arc::new(MemoryStore::default());
     old_store.down.store(true, Ordering::SeqCst);
-    let history = History::start(settings("a"), old_store.clone());
+    let history = start(settings("a"), old_store.clone());
     history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
     std::thread::sleep(Duration::from_millis(100));
     let new_store = Arc::new(MemoryStore::default());
     history.reconfigure(settings("a"), Some(new_store.clone()), false);
     assert!(wait_until(Duration::from_secs(3), || new_store.len() == 1), "the pending contact went to the new store");
     assert!(old_store.is_empty());
-    history.stop(&journal());
+    history.stop();
 }
 
 #[test]
 fn the_last_client_of_an_agent() {
     let store = Arc::new(MemoryStore::default());
     store.insert(&[contact("9000000007", "105", Direction::Inbound, Duration::from_secs(50), "b")], HOUR).unwrap();
-    let history = History::start(settings("a"), store);
+    let history = start(settings("a"), store);
     history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(30), "a"));
     history.learn(contact("9000000001", "101", Direction::Outbound, Duration::from_secs(10), "a"));
     assert_eq!(history.last_of_agent("101").unwrap().unwrap().number.as_str(), "9000000001");
     assert_eq!(history.last_of_agent("105").unwrap().unwrap().number.as_str(), "9000000007", "from the store");
     assert_eq!(history.last_of_agent("999").unwrap(), None);
-    history.stop(&journal());
+    history.stop();
 }
 
 #[test]
-fn contacts_unwritten_at_stop_are_journalled_and_resumed() {
-    let path = std::env::temp_dir().join(format!("sticky-resume-{}", std::process::id()));
+fn contacts_unwritten_at_stop_stay_in_the_journal_for_the_next_start() {
+    let journal = journal_dir();
     let store = Arc::new(MemoryStore::default());
     store.down.store(true, Ordering::SeqCst);
-    let history = History::start(settings("a"), store.clone());
+    let history = start_in(settings("a"), store.clone(), &journal);
     history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
-    history.stop(&path);
-    assert!(path.exists(), "kept on disk");
+    history.stop();
+    assert_eq!(std::fs::read_dir(&journal).unwrap().count(), 1, "kept on disk");
     store.down.store(false, Ordering::SeqCst);
-    let next = History::start(settings("a"), store.clone());
-    next.resume(journal::take(&path));
-    assert!(wait_until(Duration::from_secs(3), || store.len() == 1), "written after the next start");
-    next.stop(&path);
-    assert!(!path.exists());
+    let next = start_in(settings("a"), store.clone(), &journal);
+    assert!(wait_until(Duration::from_secs(5), || store.len() == 1), "written after the next start");
+    assert!(
+        wait_until(Duration::from_secs(2), || std::fs::read_dir(&journal).unwrap().count() == 0),
+        "and gone from the journal"
+    );
+    assert_eq!(agent_of(next.lookup(&lookup("9123456789", HOUR))), Some("101".into()));
+    next.stop();
+}
+
+#[test]
+fn stored_rows_naming_agents_no_live_call_could_have_are_never_answered() {
+    let store = Arc::new(MemoryStore::default());
+    let hostile = [
+        ("trunk", "PJSIP/trunk/sip:+19005550100@evil.example"),
+        ("0090012345", "Local/0090012345@from-internal"),
+        ("102:secret@evil", "SIP/102:secret@evil"),
+    ];
+    let rows: Vec<Contact> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, (id, interface))| Contact {
+            number: key(&format!("900000000{i}")),
+            agent: Agent { id: Arc::from(*id), interface: Arc::from(*interface) },
+            call_id: format!("hostile:{i}"),
+            ..contact("9000000000", "101", Direction::Inbound, Duration::from_secs(60), "b")
+        })
+        .collect();
+    store.insert(&rows, HOUR).unwrap();
+    let history = start(settings("a"), store);
+    for (i, row) in hostile.iter().enumerate() {
+        assert_eq!(agent_of(history.lookup(&lookup(&format!("900000000{i}"), HOUR))), None, "{row:?}");
+    }
+    assert_eq!(history.snapshot().untrusted, 3);
+    history.stop();
+}
+
+#[test]
+fn a_writer_that_panics_is_started_again() {
+    let store = Arc::new(MemoryStore::default());
+    store.panic_on_insert.store(true, Ordering::SeqCst);
+    let history = start(settings("a"), store.clone());
+    history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    assert!(wait_until(Duration::from_secs(3), || store.panics.load(Ordering::SeqCst) > 0));
+    store.panic_on_insert.store(false, Ordering::SeqCst);
+    assert!(wait_until(Duration::from_secs(5), || store.len() == 1), "written by the restarted writer");
+    history.stop();
+}
+
+#[test]
+fn stopping_with_a_database_that_hangs_returns_within_the_deadline() {
+    let store = Arc::new(MemoryStore::default());
+    let history = start(settings("a"), store.clone());
+    store.delay_ms.store(20_000, Ordering::SeqCst);
+    history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    let _ = history.lookup(&lookup("9000000000", HOUR));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    history.stop();
+    let took = started.elapsed();
+    assert!(took < STOP_DEADLINE * 3, "stop took {took:?}");
+    store.delay_ms.store(0, Ordering::SeqCst);
 }

@@ -1,8 +1,9 @@
-//! The background threads of one history backend: the lookup workers that
-//! read the store for calls (so a call can stop waiting at its deadline while
-//! the read finishes and still fills the cache), the writer, and the poller
-//! that picks up contacts other servers wrote into a shared database.
-//! All of them stop and are joined by `Backend::shut_down`.
+//! The background threads of one history backend: the store workers that
+//! read the store for calls and commands (so a caller can stop waiting at
+//! its deadline while the read finishes and still fills the cache), the
+//! writer, and the poller that picks up contacts other servers wrote into a
+//! shared database. `Backend::shut_down` stops them and waits for them with
+//! a deadline.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,38 +14,23 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::cache::MAX_PER_NUMBER;
-use super::store::{Store, StoreError};
+use super::journal::Journal;
+use super::store::Store;
 use super::Shared;
-use crate::routing::contact::Contact;
-use crate::routing::number::NumberKey;
-use crate::{log_notice, log_warning};
+use crate::{log_error, log_notice, log_warning};
 
-/// How many rows the oldest-first read fetches for the `f` option.
-pub const OLDEST_LIMIT: usize = 1000;
-const WRITE_BATCH: usize = 500;
+/// How many contacts one store write carries.
+pub const WRITE_BATCH: usize = 500;
 /// Rows committed this much later than their id suggests are still seen.
 const SYNC_OVERLAP: Duration = Duration::from_secs(5);
 
-pub enum JobKind {
-    /// Read the newest contacts since `since` into the cache.
-    Recent,
-    /// Read the oldest contacts since `since` and hand them back.
-    Oldest,
-}
+/// Work for a store worker: runs against the store with the time left, and
+/// says whether the store answered (for the breaker).
+pub type Work = Box<dyn FnOnce(&dyn Store, &Shared, Duration) -> bool + Send>;
 
 pub struct Job {
-    pub kind: JobKind,
-    pub key: NumberKey,
-    pub since: i64,
     pub deadline: Instant,
-    pub reply: SyncSender<Result<Vec<Contact>, StoreError>>,
-}
-
-pub struct Backend {
-    jobs: Mutex<Option<SyncSender<Job>>>,
-    stop: Arc<AtomicBool>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    pub work: Work,
 }
 
 pub struct BackendSettings {
@@ -53,27 +39,92 @@ pub struct BackendSettings {
     pub sync_interval: Option<Duration>,
 }
 
+/// Threads started together and waited for together, each by name.
+#[derive(Default)]
+pub struct Crew {
+    threads: Mutex<Vec<(String, JoinHandle<()>)>>,
+}
+
+impl Crew {
+    /// Starts `body` on a thread named `name`. A panic is logged (the panic
+    /// hook has the details) and the body starts again after a second,
+    /// unless `stop` is raised: a failing writer must not be gone for good.
+    pub fn spawn(&self, name: String, stop: Arc<AtomicBool>, body: impl Fn() + Send + 'static) {
+        let thread_name = name.clone();
+        let handle = thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || loop {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&body));
+                if result.is_ok() || stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                log_error!("res_sticky: thread {thread_name} failed (see above); starting it again");
+                pause(&stop, Duration::from_secs(1));
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+            })
+            .expect("spawning a res_sticky thread");
+        self.threads.lock().push((name, handle));
+    }
+
+    /// Waits until every thread has ended or `deadline` passes; joins those
+    /// that ended and names the others (they end when the database driver
+    /// gives up the call they are in, bounded by its timeouts).
+    pub fn wait(&self, deadline: Instant) -> Vec<String> {
+        let threads: Vec<(String, JoinHandle<()>)> = self.threads.lock().drain(..).collect();
+        while Instant::now() < deadline && threads.iter().any(|(_, handle)| !handle.is_finished()) {
+            thread::sleep(Duration::from_millis(5));
+        }
+        let mut busy = Vec::new();
+        for (name, handle) in threads {
+            if handle.is_finished() {
+                let _ = handle.join();
+            } else {
+                busy.push(name);
+            }
+        }
+        busy
+    }
+}
+
+pub struct Backend {
+    jobs: Mutex<Option<SyncSender<Job>>>,
+    stop: Arc<AtomicBool>,
+    crew: Crew,
+}
+
 impl Backend {
-    pub fn start(store: Arc<dyn Store>, shared: Arc<Shared>, settings: &BackendSettings) -> Backend {
+    pub fn start(
+        store: Arc<dyn Store>,
+        shared: Arc<Shared>,
+        journal: Arc<Journal>,
+        settings: &BackendSettings,
+    ) -> Backend {
         let (sender, receiver) = mpsc::sync_channel::<Job>(settings.workers as usize * 8);
         let receiver = Arc::new(Mutex::new(receiver));
         let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
+        let crew = Crew::default();
         for index in 0..settings.workers.max(1) {
             let (store, shared, receiver) = (store.clone(), shared.clone(), receiver.clone());
-            threads.push(spawn(format!("sticky-lookup-{index}"), move || lookup_worker(&*store, &shared, &receiver)));
+            crew.spawn(format!("sticky-store-{index}"), stop.clone(), move || {
+                store_worker(&*store, &shared, &receiver)
+            });
         }
-        let (writer_store, writer_shared, writer_stop) = (store.clone(), shared.clone(), stop.clone());
         let timeout = settings.query_timeout.max(Duration::from_secs(2));
-        threads
-            .push(spawn("sticky-writer".into(), move || writer(&*writer_store, &writer_shared, &writer_stop, timeout)));
-        if let Some(interval) = settings.sync_interval {
-            let (sync_store, sync_shared, sync_stop) = (store.clone(), shared.clone(), stop.clone());
-            threads.push(spawn("sticky-sync".into(), move || {
-                poller(&*sync_store, &sync_shared, &sync_stop, interval, timeout)
-            }));
+        {
+            let (store, shared, stop_flag) = (store.clone(), shared.clone(), stop.clone());
+            crew.spawn("sticky-writer".into(), stop.clone(), move || {
+                writer(&*store, &shared, &journal, &stop_flag, timeout)
+            });
         }
-        Backend { jobs: Mutex::new(Some(sender)), stop, threads: Mutex::new(threads) }
+        if let Some(interval) = settings.sync_interval {
+            let (store, shared, stop_flag) = (store.clone(), shared.clone(), stop.clone());
+            crew.spawn("sticky-sync".into(), stop.clone(), move || {
+                poller(&*store, &shared, &stop_flag, interval, timeout)
+            });
+        }
+        Backend { jobs: Mutex::new(Some(sender)), stop, crew }
     }
 
     /// Queues a job; `false` when every worker is busy and the queue is full.
@@ -81,38 +132,26 @@ impl Backend {
         self.jobs.lock().as_ref().is_some_and(|jobs| jobs.try_send(job).is_ok())
     }
 
-    /// Stops and joins every thread. Each finishes its current statement
-    /// (bounded by the statement and login timeouts) first.
-    pub fn shut_down(&self, shared: &Shared) {
+    /// Stops every thread: each finishes the statement it is in (bounded by
+    /// the statement and login timeouts) and the writer stops between
+    /// batches. Waits until `deadline`; names the threads still busy then.
+    pub fn shut_down(&self, shared: &Shared, deadline: Instant) -> Vec<String> {
         self.stop.store(true, Ordering::SeqCst);
         self.jobs.lock().take();
         shared.pending.wake();
-        let threads: Vec<JoinHandle<()>> = self.threads.lock().drain(..).collect();
-        for thread in threads {
-            let _ = thread.join();
-        }
+        self.crew.wait(deadline)
     }
 }
 
-fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
-    thread::Builder::new()
-        .name(name)
-        .spawn(move || {
-            // A panic here is logged by the hook and ends only this thread.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
-        })
-        .expect("spawning a res_sticky thread")
-}
-
 /// Sleeps `duration` unless `stop` is raised meanwhile.
-fn pause(stop: &AtomicBool, duration: Duration) {
+pub fn pause(stop: &AtomicBool, duration: Duration) {
     let until = Instant::now() + duration;
     while !stop.load(Ordering::SeqCst) && Instant::now() < until {
         thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
     }
 }
 
-fn lookup_worker(store: &dyn Store, shared: &Shared, jobs: &Mutex<Receiver<Job>>) {
+fn store_worker(store: &dyn Store, shared: &Shared, jobs: &Mutex<Receiver<Job>>) {
     loop {
         let job = match jobs.lock().recv() {
             Ok(job) => job,
@@ -122,35 +161,30 @@ fn lookup_worker(store: &dyn Store, shared: &Shared, jobs: &Mutex<Receiver<Job>>
         if timeout.is_zero() {
             continue;
         }
-        let result = match job.kind {
-            JobKind::Recent => store.recent(&job.key, job.since, MAX_PER_NUMBER, timeout).map(|rows| {
-                shared.cache.lock().store_read(&job.key, job.since, rows, MAX_PER_NUMBER);
-                Vec::new()
-            }),
-            JobKind::Oldest => store.oldest(&job.key, job.since, OLDEST_LIMIT, timeout),
-        };
-        match &result {
-            Ok(_) => shared.breaker.success(),
-            Err(error) => shared.note_failure(&error.to_string()),
+        if (job.work)(store, shared, timeout) {
+            shared.breaker.success();
         }
-        let _ = job.reply.try_send(result);
     }
 }
 
-fn writer(store: &dyn Store, shared: &Shared, stop: &AtomicBool, timeout: Duration) {
+fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBool, timeout: Duration) {
     let mut backoff = Duration::from_millis(100);
     let mut failing = false;
-    loop {
+    while !stop.load(Ordering::SeqCst) {
         let batch = shared.pending.take(WRITE_BATCH, Duration::from_millis(200));
         if batch.is_empty() {
-            if stop.load(Ordering::SeqCst) {
-                return;
-            }
+            read_back(shared, journal);
             continue;
         }
-        match store.insert(&batch, timeout) {
+        let contacts: Vec<_> = batch.iter().map(|(contact, _)| contact.clone()).collect();
+        // Should the insert panic, the batch goes back to the queue on unwinding.
+        let held = Held { pending: &shared.pending, batch: Some(batch) };
+        let result = store.insert(&contacts, timeout);
+        let batch = held.release();
+        match result {
             Ok(()) => {
                 shared.pending.done(&batch);
+                journal.confirm(batch.iter().filter_map(|(_, ticket)| *ticket));
                 shared.breaker.success();
                 if failing {
                     log_notice!("res_sticky: history database is back; pending contacts are being written");
@@ -165,12 +199,67 @@ fn writer(store: &dyn Store, shared: &Shared, stop: &AtomicBool, timeout: Durati
                     log_warning!("res_sticky: cannot write contacts ({error}); keeping them and retrying");
                     failing = true;
                 }
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
                 pause(stop, backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
+        }
+    }
+}
+
+/// A batch taken from the queue, given back if dropped unreleased.
+struct Held<'p> {
+    pending: &'p super::pending::Pending,
+    batch: Option<Vec<super::pending::Waiting>>,
+}
+
+impl Held<'_> {
+    fn release(mut self) -> Vec<super::pending::Waiting> {
+        self.batch.take().unwrap_or_default()
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(batch) = self.batch.take() {
+            self.pending.give_back(batch);
+        }
+    }
+}
+
+/// Takes journal segments whose contacts are not in memory (from a previous
+/// run, or journaled while memory was full) back into memory, as much as
+/// there is room for.
+pub fn read_back(shared: &Shared, journal: &Journal) {
+    for segment in journal.spilled() {
+        let room = shared.pending.room();
+        if room == 0 {
+            return;
+        }
+        let mut refused = Vec::new();
+        let mut taken = 0;
+        let result = journal.read_back(segment, room, &mut |contact, ticket| {
+            if shared.trusted(&contact) {
+                shared.remember_agent(&contact);
+                shared.cache.lock().learn(contact.clone());
+                shared.pending.push((contact, Some(ticket)));
+                taken += 1;
+            } else {
+                refused.push(ticket);
+            }
+        });
+        if let Err(error) = result {
+            log_warning!("res_sticky: cannot read the journal back: {error}");
+            return;
+        }
+        if !refused.is_empty() {
+            log_warning!(
+                "res_sticky: {} journaled contact(s) name an agent agent_pattern does not accept; not written",
+                refused.len()
+            );
+            journal.confirm(refused);
+        }
+        if taken > 0 {
+            log_notice!("res_sticky: writing {taken} contact(s) kept in the journal");
         }
     }
 }
@@ -209,7 +298,7 @@ fn poller(store: &dyn Store, shared: &Shared, stop: &AtomicBool, interval: Durat
                 let node = shared.node();
                 let mut cache = shared.cache.lock();
                 for (_, contact) in rows {
-                    if contact.node != node {
+                    if contact.node != node && shared.trusted(&contact) {
                         shared.remember_agent(&contact);
                         cache.merge_remote(contact);
                     }

@@ -176,6 +176,11 @@ pub(super) fn show_mobile(context: &CliContext) -> CliResult {
         ));
     }
     out.push_str(&format!("{} mobile member(s); calls counted since the module loaded\n", entries.len()));
+    out.push_str(&format!(
+        "Numbers with failed logins remembered: {} (at most {})\n",
+        LOCKOUTS.len(),
+        mobile::lockout::MAX_NUMBERS
+    ));
     context.write(&out);
     CliResult::Success
 }

@@ -13,7 +13,7 @@ use crate::asterisk::devstate::device_state;
 use crate::asterisk::function::ReadResult;
 use crate::asterisk::paths;
 use crate::config::dsn;
-use crate::history::import::read_cdr;
+use crate::history::import::{import, ImportReport};
 use crate::history::Lookup;
 use crate::routing::contact::{CdrRecord, Contact};
 use crate::routing::decision::{verdict, RouteStatus};
@@ -275,35 +275,55 @@ pub(super) fn import_cdr(context: &CliContext) -> CliResult {
     };
     context.write(&format!("Importing {days} day(s) of cdr from {}...\n", dsn::redacted(&connection)));
     let started = Instant::now();
-    let mut contacts = Vec::new();
     let since = now_ms() - days * 86_400_000;
-    let result = read_cdr(&connection, general.import_query.as_deref(), since, &mut |record| {
-        if let Some(contact) = rules.learn.contact(&record, &rules.node) {
-            contacts.push(contact);
-        }
-    });
+    let store = running.history.store();
+    let timeout = general.query_timeout.max(Duration::from_secs(10));
+    let result = import(
+        &connection,
+        general.import_query.as_deref(),
+        since,
+        &|record| rules.learn.contact(record, &rules.node),
+        &*store,
+        timeout,
+        &mut |report| {
+            context.write(&format!(
+                "  ... {} rows read, {} contacts written ({:.0} s)\n",
+                report.rows,
+                report.written,
+                started.elapsed().as_secs_f64()
+            ))
+        },
+    );
+    // No cached answer may predate what was imported.
+    running.history.flush_cache();
+    let describe = |report: &ImportReport| {
+        let seconds = started.elapsed().as_secs_f64();
+        format!(
+            "{} rows read, {} contacts imported{} in {seconds:.1} s ({:.0} rows/s)",
+            report.rows,
+            report.written,
+            if report.unreadable > 0 {
+                format!(", {} rows with an unreadable calldate", report.unreadable)
+            } else {
+                String::new()
+            },
+            report.rows as f64 / seconds.max(0.001)
+        )
+    };
     match result {
         Ok(report) => {
-            let imported = running.history.import(contacts);
-            let written = running.history.wait_written(Duration::from_secs(120));
-            let message = format!(
-                "sticky import cdr: {} rows read, {imported} contacts imported{}{} in {:.1} s",
-                report.rows,
-                if report.unreadable > 0 {
-                    format!(", {} rows with an unreadable calldate", report.unreadable)
-                } else {
-                    String::new()
-                },
-                if written { "" } else { " (still being written)" },
-                started.elapsed().as_secs_f64()
-            );
+            let message = format!("sticky import cdr: {}", describe(&report));
             context.write(&format!("{message}\n"));
             verbose!(2, "res_sticky: {message}");
             CliResult::Success
         }
-        Err(error) => {
-            context.write(&format!("sticky import cdr failed: {error}\n"));
-            log_warning!("res_sticky: sticky import cdr failed: {error}");
+        Err((report, error)) => {
+            let message = format!(
+                "sticky import cdr failed: {error}; before it: {} (run it again: what is stored is skipped)",
+                describe(&report)
+            );
+            context.write(&format!("{message}\n"));
+            log_warning!("res_sticky: {message}");
             CliResult::Failure
         }
     }

@@ -74,6 +74,7 @@ impl Rules {
             cache_size: general.cache_size,
             sync_interval: general.sync_interval,
             node: self.node.clone(),
+            agents: self.learn.agents.clone(),
         }
     }
 }
@@ -134,18 +135,24 @@ fn open_store(rules: &Rules) -> Arc<dyn Store> {
     Arc::new(OdbcStore::new(&rules.connection, general.pool_size, general.query_timeout))
 }
 
-/// Where contacts unwritten at unload wait for the next start.
-fn journal_path() -> std::path::PathBuf {
+/// The journal of contacts not yet stored, next to astdb.
+fn journal_dir() -> std::path::PathBuf {
+    paths::db_dir().join("sticky-journal")
+}
+
+/// Where an earlier version kept contacts unwritten at a graceful stop.
+fn legacy_pending() -> std::path::PathBuf {
     paths::db_dir().join("sticky.pending")
 }
 
 /// Starts the history with `config`.
 pub fn start(config: Config, source: String) -> Result<(), String> {
     let rules = Rules::from(config)?;
-    let history = History::start(rules.settings(), open_store(&rules));
-    let resumed = crate::history::journal::take(&journal_path());
+    let journal_max = rules.config.general.journal_max;
+    let history = History::start(rules.settings(), open_store(&rules), &journal_dir(), journal_max)?;
+    let resumed = crate::history::journal::take_legacy(&legacy_pending());
     if !resumed.is_empty() {
-        log_notice!("res_sticky: writing {} contacts kept from the previous run", resumed.len());
+        log_notice!("res_sticky: writing {} contacts an earlier version kept at its stop", resumed.len());
         history.resume(resumed);
     }
     let running = Running {
@@ -185,7 +192,7 @@ pub fn apply(config: Config, source: String) -> Result<(), String> {
 /// Stops the history's threads.
 pub fn stop() {
     if let Some(running) = RUNNING.write().take() {
-        running.history.stop(&journal_path());
+        running.history.stop();
     }
 }
 

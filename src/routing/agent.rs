@@ -83,6 +83,15 @@ impl AgentRule {
         Regex::new(pattern).map(|pattern| AgentRule { pattern }).map_err(|e| e.to_string())
     }
 
+    /// Whether an agent read back from the store or the journal is one a
+    /// live call could have produced: its interface passes the same checks
+    /// and matches the pattern, and its id is the one the interface gives.
+    pub fn accepts(&self, agent: &Agent) -> bool {
+        is_safe_agent_text(&agent.interface)
+            && self.pattern.is_match(&agent.interface)
+            && id_of(&agent.interface) == Some(&*agent.id)
+    }
+
     /// The agent on `channel`, if that channel is an agent's.
     pub fn agent(&self, channel: &str) -> Option<Agent> {
         let interface = interface_of(channel.trim())?;
@@ -91,6 +100,12 @@ impl AgentRule {
             return None;
         }
         Some(Agent { id: Arc::from(id), interface: Arc::from(interface) })
+    }
+}
+
+impl PartialEq for AgentRule {
+    fn eq(&self, other: &AgentRule) -> bool {
+        self.pattern.as_str() == other.pattern.as_str()
     }
 }
 
@@ -134,6 +149,24 @@ mod tests {
         let rule = AgentRule::new(r"^PJSIP/(alice|bob)$").unwrap();
         assert_eq!(rule.agent("PJSIP/alice-00000003").map(|a| a.id.to_string()), Some("alice".into()));
         assert_eq!(rule.agent("PJSIP/101-00000003"), None);
+    }
+
+    #[test]
+    fn agents_read_back_are_checked_like_live_ones() {
+        let rule = AgentRule::default();
+        let agent = |id: &str, interface: &str| Agent { id: Arc::from(id), interface: Arc::from(interface) };
+        assert!(rule.accepts(&agent("101", "PJSIP/101")));
+        assert!(rule.accepts(&agent("101", "Local/101@from-queue")));
+        for (id, interface) in [
+            ("trunk", "PJSIP/trunk/sip:+19005550100@evil.example"),
+            ("0090012345", "Local/0090012345@from-internal"),
+            ("102:secret@evil", "SIP/102:secret@evil"),
+            ("102", "PJSIP/103"),
+            ("101", "PJSIP/101-0000002a"),
+            ("101", "PJSIP/101&PJSIP/102"),
+        ] {
+            assert!(!rule.accepts(&agent(id, interface)), "{interface}");
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@
 
 #include "shim.h"
 
+#include <dlfcn.h>
+
 void rs_sticky_shim_log(int level, const char *file, int line, const char *function, const char *message)
 {
 	ast_log(level, file, line, function, "%s", message);
@@ -34,7 +36,19 @@ void rs_sticky_shim_cli_write(int fd, const char *text)
 
 void rs_sticky_shim_pin_module(void)
 {
+	Dl_info self;
+
 	ast_module_shutdown_ref(AST_MODULE_SELF);
+	/* A hard unload (module unload -h) closes the library even when unload
+	 * refuses: keep the code mapped, since what it registered stays. */
+	if (dladdr((void *) rs_sticky_shim_pin_module, &self) && self.dli_fname) {
+		dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+	}
+}
+
+int rs_sticky_shim_shutting_down(void)
+{
+	return ast_shutting_down();
 }
 
 struct ast_custom_function *rs_sticky_shim_function_register(const char *name)
@@ -99,10 +113,16 @@ struct ast_cli_entry *rs_sticky_shim_cli_register(const char *summary, int index
 	return &ours->entry;
 }
 
-void rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry)
+int rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry)
 {
+	/* Asterisk leaves an entry that is running linked (and says so): it
+	 * must then not be freed. At shutdown it goes with the process. */
+	if (entry->inuse) {
+		return -1;
+	}
 	ast_cli_unregister(entry);
 	ast_free((struct rs_sticky_cli_entry *) entry);
+	return 0;
 }
 
 void rs_sticky_shim_cli_set_command(struct ast_cli_entry *entry, const char *command, const char *usage)

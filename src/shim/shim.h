@@ -31,6 +31,7 @@ void rs_sticky_shim_cli_write(int fd, const char *text);
 
 /* Pin the module so that only a graceful shutdown unloads it. */
 void rs_sticky_shim_pin_module(void);
+int rs_sticky_shim_shutting_down(void);
 
 /* Custom dialplan functions: allocated, registered and freed here. */
 struct ast_custom_function *rs_sticky_shim_function_register(const char *name);
@@ -41,7 +42,7 @@ int rs_sticky_shim_application_register(const char *name, int (*execute)(struct 
 
 /* CLI entries: index is handed back to rs_sticky_cli_dispatch. */
 struct ast_cli_entry *rs_sticky_shim_cli_register(const char *summary, int index);
-void rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry);
+int rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry);
 void rs_sticky_shim_cli_set_command(struct ast_cli_entry *entry, const char *command, const char *usage);
 
 /* Channel locking (macros in channel.h). */

@@ -260,7 +260,9 @@ impl Asterisk {
         self.boot();
     }
 
-    fn kill(&mut self) {
+    /// Kills the process with SIGKILL, as a crash, an OOM kill or a power
+    /// cut would end it: no unload, no exit handler.
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

@@ -19,9 +19,90 @@ pub struct Server {
     root: &'static Root,
     pub kind: Kind,
     pub port: u16,
+    /// The address it listens on.
+    pub host: String,
+    /// The private network namespace it runs in, if any.
+    netns: Option<NetNs>,
     dir_inside: String,
     dir: PathBuf,
     child: Option<Child>,
+}
+
+/// A network namespace of the test's own, reached from the host over a
+/// veth pair: a server in it can be cut off without a trace (a black hole).
+pub struct NetNs {
+    pub name: String,
+    host_if: String,
+    ns_if: String,
+    pub host_ip: String,
+    pub ns_ip: String,
+}
+
+fn ip(args: &[&str]) {
+    let output = Command::new("ip").args(args).output().expect("running ip");
+    assert!(output.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+}
+
+impl NetNs {
+    /// A namespace with a /30 of its own (derived from a port the allocator
+    /// handed out, so unique among the tests running).
+    pub fn new() -> NetNs {
+        let port = super::asterisk::free_port();
+        // 100.64.0.0/16 (shared address space), one /30 per port.
+        let base = u32::from(port).saturating_sub(20_000) * 4;
+        let address = |last: u32| format!("100.64.{}.{}", (base + last) / 256, (base + last) % 256);
+        let ns = NetNs {
+            name: format!("sticky-{port}"),
+            host_if: format!("sth{port}"),
+            ns_if: format!("stn{port}"),
+            host_ip: address(1),
+            ns_ip: address(2),
+        };
+        let _ = Command::new("ip").args(["netns", "del", &ns.name]).output();
+        ip(&["netns", "add", &ns.name]);
+        ip(&["link", "add", &ns.host_if, "type", "veth", "peer", "name", &ns.ns_if]);
+        ip(&["link", "set", &ns.ns_if, "netns", &ns.name]);
+        ip(&["addr", "add", &format!("{}/30", ns.host_ip), "dev", &ns.host_if]);
+        ip(&["link", "set", &ns.host_if, "up"]);
+        ns.inside(&["addr", "add", &format!("{}/30", ns.ns_ip), "dev", &ns.ns_if]);
+        ns.inside(&["link", "set", &ns.ns_if, "up"]);
+        ns.inside(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn inside(&self, args: &[&str]) {
+        let mut all = vec!["netns", "exec", &self.name, "ip"];
+        all.extend_from_slice(args);
+        ip(&all);
+    }
+
+    /// Drops every packet to the namespace's address, silently: the host
+    /// keeps sending (its neighbour entry is pinned), the namespace no longer
+    /// has the address, so nothing answers, not even a reset.
+    pub fn black_hole(&self) {
+        let mac = fs::read_to_string(format!("/sys/class/net/{}/address", self.host_if)).expect("mac");
+        let output = Command::new("ip")
+            .args(["netns", "exec", &self.name, "cat", &format!("/sys/class/net/{}/address", self.ns_if)])
+            .output()
+            .expect("peer mac");
+        let peer = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        assert!(!peer.is_empty() && !mac.is_empty());
+        ip(&["neigh", "replace", &self.ns_ip, "lladdr", &peer, "dev", &self.host_if, "nud", "permanent"]);
+        self.inside(&["addr", "del", &format!("{}/30", self.ns_ip), "dev", &self.ns_if]);
+    }
+
+    /// Undoes [`NetNs::black_hole`].
+    pub fn restore(&self) {
+        self.inside(&["addr", "add", &format!("{}/30", self.ns_ip), "dev", &self.ns_if]);
+        let _ = Command::new("ip").args(["neigh", "del", &self.ns_ip, "dev", &self.host_if]).output();
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.host_if]).output();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
 }
 
 fn user_ids(root: &Root, user: &str) -> (u32, u32) {
@@ -44,13 +125,24 @@ fn postgres_bin(root: &Root) -> String {
 impl Server {
     /// Initialises and starts a server for `test`.
     pub fn start(kind: Kind, test: &str) -> Server {
+        Server::start_with(kind, test, None)
+    }
+
+    /// As [`Server::start`], in a network namespace of its own, so that the
+    /// test can cut it off (see [`Server::black_hole`]).
+    pub fn start_isolated(kind: Kind, test: &str) -> Server {
+        Server::start_with(kind, test, Some(NetNs::new()))
+    }
+
+    fn start_with(kind: Kind, test: &str, netns: Option<NetNs>) -> Server {
         let root = root();
         let dir_inside = format!("{}/db-{test}-{}", super::root::TESTS_DIR, std::process::id());
         let dir = root.host_path(&dir_inside);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("database dir");
         let port = super::asterisk::free_port();
-        let mut server = Server { root, kind, port, dir_inside, dir, child: None };
+        let host = netns.as_ref().map_or("127.0.0.1".to_string(), |ns| ns.ns_ip.clone());
+        let mut server = Server { root, kind, port, host, netns, dir_inside, dir, child: None };
         server.initialise();
         server.run();
         server
@@ -95,12 +187,36 @@ impl Server {
             self.kind,
             String::from_utf8_lossy(&output.stderr)
         );
+        if self.kind == Kind::Postgres {
+            // Connections come from the host's side of a private network too.
+            let hba = self.dir.join("data/pg_hba.conf");
+            let mut text = fs::read_to_string(&hba).expect("pg_hba.conf");
+            text.push_str("host all all 100.64.0.0/16 trust\n");
+            fs::write(&hba, text).expect("pg_hba.conf");
+        }
+    }
+
+    /// Cuts the server off without a trace (it must run isolated).
+    pub fn black_hole(&self) {
+        self.netns.as_ref().expect("an isolated server").black_hole();
+    }
+
+    /// Connects the server again after [`Server::black_hole`].
+    pub fn restore(&self) {
+        self.netns.as_ref().expect("an isolated server").restore();
     }
 
     /// Starts the server process and waits until it accepts connections.
     pub fn run(&mut self) {
         let log = fs::File::create(self.dir.join("server.log")).expect("server log");
-        let mut command = Command::new("chroot");
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", &ns.name, "chroot"]);
+                command
+            }
+            None => Command::new("chroot"),
+        };
         match self.kind {
             Kind::Postgres => {
                 command
@@ -115,7 +231,7 @@ impl Server {
                         "-k",
                         &self.dir_inside,
                         "-c",
-                        "listen_addresses=127.0.0.1",
+                        &format!("listen_addresses={}", self.host),
                         "-c",
                         "fsync=off",
                         "-c",
@@ -127,7 +243,7 @@ impl Server {
                     "--user=root",
                     &format!("--datadir={}/data", self.dir_inside),
                     &format!("--port={}", self.port),
-                    "--bind-address=127.0.0.1",
+                    &format!("--bind-address={}", self.host),
                     &format!("--socket={}/mysqld.sock", self.dir_inside),
                     &format!("--pid-file={}/mysqld.pid", self.dir_inside),
                     "--skip-log-bin",
@@ -187,13 +303,13 @@ impl Server {
     pub fn connection_string(&self) -> String {
         match self.kind {
             Kind::Postgres => format!(
-                "Driver=PostgreSQL Unicode;Server=127.0.0.1;Port={};Database=postgres;Uid=sticky;Pwd=unused",
-                self.port
+                "Driver=PostgreSQL Unicode;Server={};Port={};Database=postgres;Uid=sticky;Pwd=unused",
+                self.host, self.port
             ),
             Kind::MariaDb => {
                 format!(
-                    "Driver=MariaDB Unicode;Server=127.0.0.1;Port={};Database=sticky;User=root;Password=",
-                    self.port
+                    "Driver=MariaDB Unicode;Server={};Port={};Database=sticky;User=root;Password=",
+                    self.host, self.port
                 )
             }
         }
@@ -204,13 +320,13 @@ impl Server {
         let output = match self.kind {
             Kind::Postgres => self.root.run(
                 "psql",
-                &["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "sticky", "-d", "postgres", "-At", "-c", sql],
+                &["-h", &self.host, "-p", &self.port.to_string(), "-U", "sticky", "-d", "postgres", "-At", "-c", sql],
             ),
             Kind::MariaDb => self.root.run(
                 "mariadb",
                 &[
                     "-h",
-                    "127.0.0.1",
+                    &self.host,
                     "-P",
                     &self.port.to_string(),
                     "-uroot",

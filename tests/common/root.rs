@@ -85,11 +85,7 @@ fn prepare() -> Root {
     }
     // Touched on every use, so that the clean-up keeps what is in use.
     let _ = fs::write(build_dir.join("ready"), b"");
-    Root {
-        path,
-        module_dir: format!("{TESTS_DIR}/{build}/modules"),
-        data_dir: format!("{TESTS_DIR}/{build}/data"),
-    }
+    Root { path, module_dir: format!("{TESTS_DIR}/{build}/modules"), data_dir: format!("{TESTS_DIR}/{build}/data") }
 }
 
 /// An id of the build's bytes (not a security hash: a name for a directory).

@@ -1,0 +1,236 @@
+//! The ODBC connection pool: r2d2 over odbc-api, with deadlines on checkout,
+//! timeouts set in the connection itself where the driver takes them, its
+//! connection errors in Asterisk's log, and a background thread of its own
+//! that closing waits for.
+
+use std::fs;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use odbc_api::{environment, Connection, ConnectionOptions};
+use parking_lot::{Mutex, RwLock};
+use scheduled_thread_pool::{OnPoolDropBehavior, ScheduledThreadPool};
+
+use super::store::StoreError;
+use crate::log_warning;
+
+/// Opens connections for the pool.
+pub struct Manager {
+    connection_string: String,
+    login_timeout: u32,
+}
+
+/// A pooled connection. Not every driver reports a lost connection as
+/// dead (psqlODBC does not), so one whose statement failed is marked broken
+/// and the pool opens a new one instead of handing it out again.
+pub struct Link {
+    pub connection: Connection<'static>,
+    pub broken: bool,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Link;
+    type Error = odbc_api::Error;
+
+    fn connect(&self) -> Result<Link, odbc_api::Error> {
+        let options = ConnectionOptions { login_timeout_sec: Some(self.login_timeout), packet_size: None };
+        let connection = environment()?.connect_with_connection_string(&self.connection_string, options)?;
+        Ok(Link { connection, broken: false })
+    }
+
+    fn is_valid(&self, _: &mut Link) -> Result<(), odbc_api::Error> {
+        Ok(())
+    }
+
+    fn has_broken(&self, link: &mut Link) -> bool {
+        link.broken || link.connection.is_dead().unwrap_or(true)
+    }
+}
+
+/// The pool's own connection attempts fail on its thread, away from any
+/// caller: their errors go to Asterisk's log, at most one line per
+/// [`CONNECT_ERROR_INTERVAL`] (with a count of those left out), so a database
+/// that is down for hours does not flood it.
+#[derive(Default)]
+struct ConnectErrors {
+    /// When the last line was written, and errors since then.
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+const CONNECT_ERROR_INTERVAL: Duration = Duration::from_secs(30);
+
+impl r2d2::HandleError<odbc_api::Error> for ConnectErrors {
+    fn handle_error(&self, error: odbc_api::Error) {
+        let mut state = self.state.lock();
+        let (last, left_out) = &mut *state;
+        if last.is_some_and(|at| at.elapsed() < CONNECT_ERROR_INTERVAL) {
+            *left_out += 1;
+            return;
+        }
+        let also = if *left_out > 0 { format!(" ({left_out} more since the last report)") } else { String::new() };
+        *last = Some(Instant::now());
+        *left_out = 0;
+        drop(state);
+        log_warning!("res_sticky: cannot connect to the history database: {}{also}", one_line(&error.to_string()));
+    }
+}
+
+impl std::fmt::Debug for ConnectErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectErrors")
+    }
+}
+
+/// A driver's message on one line, at most 240 characters.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(240).collect()
+}
+
+/// Where a key of a connection string is, case-insensitively.
+fn has_key(connection: &str, key: &str) -> bool {
+    crate::config::dsn::pairs(connection).iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
+}
+
+fn driver_of(connection: &str) -> String {
+    crate::config::dsn::pairs(connection)
+        .into_iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("driver"))
+        .map(|(_, value)| value.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The connection string with network timeouts for drivers that take them
+/// in the string, unless the administrator set them: a database that stops
+/// answering (packets dropped, no reset) then fails a call within about
+/// `timeout` instead of whenever TCP gives up. A named DSN keeps what
+/// odbc.ini says.
+pub fn with_network_timeouts(connection: &str, timeout: Duration) -> String {
+    let driver = driver_of(connection);
+    let millis = timeout.as_millis();
+    let seconds = timeout.as_secs().max(1);
+    let mut out = connection.trim_end_matches(';').to_string();
+    if driver.contains("postgres") && !has_key(connection, "pqopt") {
+        out.push_str(&format!(
+            ";pqopt={{tcp_user_timeout={millis} keepalives=1 keepalives_idle={seconds} keepalives_interval=1 \
+             keepalives_count=3}}"
+        ));
+    } else if (driver.contains("mariadb") || driver.contains("mysql")) && !has_key(connection, "READ_TIMEOUT") {
+        out.push_str(&format!(";CONN_TIMEOUT={seconds};READ_TIMEOUT={seconds};WRITE_TIMEOUT={seconds}"));
+    } else {
+        return connection.to_string();
+    }
+    out
+}
+
+/// Pools get numbered names, so that closing one waits for its own thread.
+static POOLS: AtomicU32 = AtomicU32::new(0);
+
+pub struct Pool {
+    pool: RwLock<Option<r2d2::Pool<Manager>>>,
+    /// The prefix of the pool thread's name (`sticky-poolN-`).
+    thread_prefix: String,
+}
+
+impl Pool {
+    /// Builds the pool without connecting: a database that is down at load
+    /// must not keep the module from loading; the first use connects.
+    pub fn new(connection_string: &str, size: u32, timeout: Duration) -> Pool {
+        let number = POOLS.fetch_add(1, Ordering::Relaxed) % 1000;
+        let thread_prefix = format!("sticky-pool{number}-");
+        let threads = ScheduledThreadPool::builder()
+            .num_threads(1)
+            .thread_name_pattern(&format!("{thread_prefix}{{}}"))
+            .on_drop_behavior(OnPoolDropBehavior::DiscardPendingScheduled)
+            .build();
+        let manager = Manager {
+            connection_string: with_network_timeouts(connection_string, timeout),
+            login_timeout: timeout.as_secs_f64().ceil().max(1.0) as u32,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(0))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_on_check_out(false)
+            .connection_timeout(timeout)
+            .error_handler(Box::new(ConnectErrors::default()))
+            .thread_pool(Arc::new(threads))
+            .build_unchecked(manager);
+        Pool { pool: RwLock::new(Some(pool)), thread_prefix }
+    }
+
+    /// A connection within `timeout`.
+    pub fn get(&self, timeout: Duration) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        let pool = self.pool.read().clone().ok_or_else(|| StoreError::Unavailable("the pool is closed".into()))?;
+        pool.get_timeout(timeout).map_err(|error| StoreError::Unavailable(one_line(&error.to_string())))
+    }
+
+    /// Connections (in use, open).
+    pub fn state(&self) -> (u32, u32) {
+        match &*self.pool.read() {
+            Some(pool) => {
+                let state = pool.state();
+                (state.connections - state.idle_connections, state.connections)
+            }
+            None => (0, 0),
+        }
+    }
+
+    /// Closes the pool (connections in use close when given back) and waits
+    /// until its thread has ended or `deadline` passes.
+    pub fn close(&self, deadline: Instant) -> bool {
+        drop(self.pool.write().take());
+        loop {
+            if !thread_running(&self.thread_prefix) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Whether a thread of this process has a name starting with `prefix`.
+pub fn thread_running(prefix: &str) -> bool {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return false;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .any(|task| fs::read_to_string(task.path().join("comm")).is_ok_and(|name| name.trim_end().starts_with(prefix)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_timeouts_for_drivers_that_take_them() {
+        let second = Duration::from_secs(3);
+        let pg = with_network_timeouts("Driver=PostgreSQL Unicode;Server=db;Port=5432", second);
+        assert!(pg.ends_with(";pqopt={tcp_user_timeout=3000 keepalives=1 keepalives_idle=3 keepalives_interval=1 keepalives_count=3}"), "{pg}");
+        let own = "Driver=PostgreSQL Unicode;Server=db;pqopt={keepalives=0}";
+        assert_eq!(with_network_timeouts(own, second), own, "the administrator's own options win");
+        let maria = with_network_timeouts("Driver=MariaDB Unicode;Server=db;", second);
+        assert_eq!(maria, "Driver=MariaDB Unicode;Server=db;CONN_TIMEOUT=3;READ_TIMEOUT=3;WRITE_TIMEOUT=3");
+        assert_eq!(with_network_timeouts("DSN=asterisk", second), "DSN=asterisk");
+        assert_eq!(with_network_timeouts("Driver=SQLite3;Database=/x", second), "Driver=SQLite3;Database=/x");
+    }
+
+    #[test]
+    fn a_closed_pool_ends_its_thread() {
+        let pool = Pool::new("Driver=NoSuchDriver", 1, Duration::from_secs(1));
+        let started = Instant::now();
+        while !thread_running(&pool.thread_prefix) {
+            assert!(started.elapsed() < Duration::from_secs(5), "the pool's thread never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(pool.get(Duration::from_millis(50)).is_err());
+        assert!(pool.close(Instant::now() + Duration::from_secs(5)), "the thread ended");
+        assert!(!thread_running(&pool.thread_prefix));
+        assert!(matches!(pool.get(Duration::from_millis(50)), Err(StoreError::Unavailable(_))));
+    }
+}
