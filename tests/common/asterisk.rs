@@ -260,6 +260,11 @@ impl Asterisk {
         self.boot();
     }
 
+    /// The Asterisk process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|child| child.id())
+    }
+
     /// Kills the process with SIGKILL, as a crash, an OOM kill or a power
     /// cut would end it: no unload, no exit handler.
     pub fn kill(&mut self) {
@@ -279,7 +284,9 @@ impl Drop for Asterisk {
             self.kill();
         }
         self.kill();
-        if !thread::panicking() {
+        if thread::panicking() {
+            super::root::keep_for_inspection(&self.dir);
+        } else {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }

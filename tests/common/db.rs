@@ -281,6 +281,32 @@ impl Server {
         }
     }
 
+    /// Kills the server and its worker processes with SIGKILL, as a crash
+    /// of the machine would (it recovers when run again).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let parent = child.id().to_string();
+            let workers: Vec<i32> = fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter_map(|entry| {
+                    let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+                    // The parent's pid is the fourth field, after the ")" ending the name.
+                    let after = stat.rsplit_once(')')?.1;
+                    (after.split_whitespace().nth(1)? == parent).then(|| entry.file_name().to_str()?.parse().ok())?
+                })
+                .collect();
+            let _ = child.kill();
+            for worker in workers {
+                // SAFETY: signalling a process of our own server.
+                unsafe { libc::kill(worker, libc::SIGKILL) };
+            }
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Stops the server (a fast shutdown) and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -352,7 +378,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
-        if !std::thread::panicking() {
+        if std::thread::panicking() {
+            super::root::keep_for_inspection(&self.dir);
+        } else {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }

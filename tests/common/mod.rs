@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod root;
 pub mod sipp;
+pub mod soak;
 
 pub use asterisk::{Asterisk, Options};
 

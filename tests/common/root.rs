@@ -131,6 +131,16 @@ fn make_build_dir(root: &Path, stock_modules: &Path, build_dir: &Path, module: &
     write_file(&build_dir.join("ready"), b"");
 }
 
+/// How long the directory of a failed test is kept for a look at its logs.
+const KEEP_FAILED: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Marks the directory of a test that failed: the clean-up of later runs
+/// leaves it for [`KEEP_FAILED`].
+pub fn keep_for_inspection(dir: &Path) {
+    let _ = fs::write(dir.join(".failed"), b"");
+    eprintln!("kept for inspection: {}", dir.display());
+}
+
 /// Whether a process with this id is running.
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
@@ -157,6 +167,11 @@ fn remove_leftovers(root: &Path, tests: &Path) {
     };
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
+        let failed_at = entry.path().join(".failed").metadata().and_then(|m| m.modified()).ok();
+        if failed_at.is_some_and(|at| at.elapsed().unwrap_or_default() < KEEP_FAILED) {
+            kill_processes_using(root, &format!("{TESTS_DIR}/{name}/"));
+            continue;
+        }
         let stale = if name.starts_with("build-") {
             let used = entry.path().join("ready").metadata().and_then(|m| m.modified()).ok();
             used.is_none_or(|at| at.elapsed().unwrap_or_default() > std::time::Duration::from_secs(86_400))
