@@ -90,7 +90,7 @@ fn generate_bindings(include: &Path) {
         .allowlist_function("pbx_(findapp|exec)|ast_func_read|ast_db_(put|del|gettree|freetree)")
         .allowlist_function("pbx_builtin_(setvar_helper|getvar_helper)")
         .allowlist_function("ast_eid_to_str|ast_(config_AST_.*)")
-        .allowlist_function("ast_(register_atexit|unregister_atexit)")
+        .allowlist_function("ast_(register_atexit|unregister_atexit|shutdown_final|cdr_engine_term)")
         .allowlist_var("ast_config_AST_.*|ast_eid_default|ast_options")
         .allowlist_type("ast_cli_args|ast_cli_entry|ast_cdr|ast_flags|ast_variable|ast_config")
         .allowlist_var("CLI_(INIT|GENERATE|HANDLER|SUCCESS|SHOWUSAGE|FAILURE)")

@@ -69,6 +69,33 @@ fn contacts_survive_kill_9_during_an_outage() {
 }
 
 #[test]
+fn calls_cut_off_by_sigterm_are_still_learned() {
+    // CDRs in batches (cdr.conf batch = yes): on SIGTERM Asterisk hangs up
+    // every call, and the CDR engine posts their records only while it
+    // exits, after the modules' exit handlers have run.
+    let batch =
+        "[general]\nenable = yes\nunanswered = yes\nbatch = yes\nsize = 1000\ntime = 3600\nsafeshutdown = yes\n";
+    let mut asterisk = Asterisk::start("sigterm", routing_options(&routing_sticky()).file("cdr.conf", batch));
+    let ami = asterisk.ami();
+    for agent in ["101", "102", "103"] {
+        set_state(&asterisk, agent, "NOT_INUSE");
+    }
+    ami.originate("Local/79555000400@client", "direct-in", "103", "<79555000400>", &[("TALK", "60")]);
+    ami.originate("Local/79555000401@client", "direct-in", "102", "<79555000401>", &[("TALK", "60")]);
+    assert!(agent_rang(&ami, "103", 1) && agent_rang(&ami, "102", 1), "the agents answered");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(learned_count(&asterisk), 0, "both calls are up");
+    drop(ami);
+    let pid = asterisk.pid().expect("running").to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(wait_for(Duration::from_secs(30), || (!asterisk.is_running()).then_some(())).is_some(), "exited");
+    asterisk.start_again();
+    writes_done(&asterisk);
+    assert_eq!(asterisk.eval("LAST_AGENT(79555000400)"), "103", "{}", asterisk.tail_of_log(30));
+    assert_eq!(asterisk.eval("LAST_AGENT(79555000401)"), "102");
+}
+
+#[test]
 fn a_journal_cut_short_loses_only_the_record_cut() {
     let mut server = Server::start(Kind::Postgres, "torn");
     let (mut asterisk, ami) = start_routing("torn", &sticky_with(&server.dsn_for_conf(), ""));

@@ -31,7 +31,13 @@ pub struct CdrRegistration;
 
 /// Registers `handler` as a CDR backend.
 pub fn register(handler: Handler) -> Result<CdrRegistration, String> {
-    *slot().write() = Some(handler);
+    {
+        let mut slot = slot().write();
+        if slot.is_some() {
+            return Err("already registered as a CDR backend".into());
+        }
+        *slot = Some(handler);
+    }
     let description = c"res_sticky: learns who talked to whom";
     // SAFETY: both strings are 'static; the callback is a plain function.
     let result = unsafe { sys::ast_cdr_register(BACKEND.as_ptr(), description.as_ptr(), Some(rs_sticky_cdr_post)) };

@@ -56,7 +56,7 @@ static COMMANDS: OnceCell<&'static [CliCommand]> = OnceCell::new();
 
 /// Owns the registered entries; unregisters them when dropped.
 pub struct CliRegistration {
-    /// The entries the shim allocated, to unregister and free.
+    /// The entries the shim allocated, to unregister.
     entries: Vec<NonNull<sys::ast_cli_entry>>,
 }
 
@@ -88,18 +88,11 @@ pub fn register(commands: &'static [CliCommand]) -> Result<CliRegistration, Stri
 
 impl Drop for CliRegistration {
     fn drop(&mut self) {
-        let mut running = 0;
         for entry in self.entries.drain(..) {
-            // SAFETY: each entry was registered by `register`; the shim frees
-            // it once, and only when no command runs it.
-            if unsafe { sys::rs_sticky_shim_cli_unregister(entry.as_ptr()) } != 0 {
-                running += 1;
-            }
-        }
-        if running > 0 {
-            crate::log_notice!(
-                "res_sticky: {running} CLI command(s) still running stay registered until Asterisk exits"
-            );
+            // SAFETY: each entry was registered by `register` and is
+            // unregistered once; the shim never frees it (a command running
+            // on another console may still hold it).
+            unsafe { sys::rs_sticky_shim_cli_unregister(entry.as_ptr()) }
         }
     }
 }

@@ -28,7 +28,7 @@ static FUNCTIONS: OnceCell<&'static [FunctionDef]> = OnceCell::new();
 
 /// Owns the registered functions; unregisters them when dropped.
 pub struct FunctionRegistration {
-    /// The entries the shim allocated, to unregister and free.
+    /// The entries the shim allocated, to unregister.
     entries: Vec<NonNull<sys::ast_custom_function>>,
 }
 
@@ -61,7 +61,8 @@ pub fn register(functions: &'static [FunctionDef]) -> Result<FunctionRegistratio
 impl Drop for FunctionRegistration {
     fn drop(&mut self) {
         for entry in self.entries.drain(..) {
-            // SAFETY: registered by `register`, unregistered and freed once.
+            // SAFETY: registered by `register`, unregistered once (never freed:
+            // a reader may still hold it).
             unsafe { sys::rs_sticky_shim_function_unregister(entry.as_ptr()) }
         }
     }

@@ -35,6 +35,10 @@ pub struct Surface {
     pub reload: fn() -> Result<(), String>,
     /// Stops the module's own work; runs after everything is unregistered.
     pub stop: fn(),
+    /// Asterisk exits without unloading modules: stop the background work,
+    /// but keep taking what the CDR engine still hands over (its last
+    /// records come after the exit handlers of modules).
+    pub exit: fn(),
 }
 
 /// What load registered; dropping it unregisters everything.
@@ -74,6 +78,11 @@ fn register(surface: &'static Surface) -> Result<Registrations, String> {
 pub fn load(surface: &'static Surface) -> c_int {
     install_panic_hook();
     guard("module load", LOAD_DECLINE, || {
+        if REGISTERED.lock().is_some() {
+            // `module load` after a hard unload that could not close us.
+            crate::log_error!("res_sticky is already running in this process; restart Asterisk to load it anew");
+            return LOAD_DECLINE;
+        }
         let started = (surface.start)().and_then(|()| register(surface).inspect_err(|_| (surface.stop)()));
         match started {
             Ok(registrations) => {
@@ -117,16 +126,23 @@ pub fn reload(surface: &'static Surface) -> c_int {
 /// work.
 pub fn unload(surface: &'static Surface) -> c_int {
     guard("module unload", -1, || {
+        // Only once the shutdown can no longer be cancelled: while `core
+        // stop gracefully` waits for calls, it may still be aborted.
         // SAFETY: a plain query of Asterisk's state.
-        if unsafe { sys::rs_sticky_shim_shutting_down() } == 0 {
+        if unsafe { sys::ast_shutdown_final() } == 0 {
             crate::log_warning!(
                 "res_sticky stays loaded: it is unloaded only when Asterisk shuts down; \
                  `module reload res_sticky.so` applies any change"
             );
             return -1;
         }
-        // SAFETY: registered at load with this very function.
-        unsafe { sys::ast_unregister_atexit(Some(rs_sticky_atexit)) };
+        // SAFETY: plain calls: the CDR engine hands over what it still holds
+        // (a batch, queued records) while we are a backend; the exit handler
+        // was registered at load with this very function.
+        unsafe {
+            sys::ast_cdr_engine_term();
+            sys::ast_unregister_atexit(Some(rs_sticky_atexit));
+        }
         REGISTERED.lock().take();
         (surface.stop)();
         crate::verbose!(2, "res_sticky unloaded");
@@ -135,14 +151,19 @@ pub fn unload(surface: &'static Surface) -> c_int {
 }
 
 /// Runs when Asterisk exits without unloading modules (`core stop now`,
-/// `core restart now`, SIGTERM): stops the module's threads (the journal's
-/// last commit included) so that none runs on during `exit()`. What is
-/// registered stays until the process ends.
+/// `core restart now`, SIGTERM): the CDR engine first hands over what it
+/// has queued, then the module's threads stop (none runs on during
+/// `exit()`). What is registered stays until the process ends, and the
+/// CDRs of calls cut off by the exit, which the CDR engine posts after this
+/// handler, are still taken (see [`Surface::exit`]).
 extern "C" fn rs_sticky_atexit() {
     guard("exit handler", (), || {
         if let Some(surface) = LOADED.get() {
-            (surface.stop)();
-            crate::verbose!(2, "res_sticky stopped at exit");
+            // SAFETY: a plain call; the CDR engine is still up (its own exit
+            // handler runs after ours).
+            unsafe { sys::ast_cdr_engine_term() };
+            (surface.exit)();
+            crate::verbose!(2, "res_sticky stopped its threads at exit");
         }
     })
 }

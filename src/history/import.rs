@@ -11,6 +11,7 @@ use jiff::tz::TimeZone;
 use odbc_api::{environment, ConnectionOptions, Cursor, IntoParameter};
 
 use super::odbc::Dialect;
+use super::pool::{driver_of, has_key, with_network_timeouts};
 use super::store::Store;
 use crate::routing::contact::{CdrRecord, Contact};
 use crate::routing::vocabulary::Disposition;
@@ -112,6 +113,21 @@ pub fn import(
     }
 }
 
+/// The cdr connection for an import: drivers that buffer a whole result
+/// set by default are told to fetch it in pieces (psqlODBC:
+/// `UseDeclareFetch`; MariaDB: `NO_CACHE`), and network timeouts are set,
+/// unless the administrator's string says otherwise.
+pub fn streaming(connection: &str) -> String {
+    let driver = driver_of(connection);
+    let mut out = with_network_timeouts(connection, Duration::from_secs(60)).trim_end_matches(';').to_string();
+    if driver.contains("postgres") && !has_key(connection, "UseDeclareFetch") {
+        out.push_str(";UseDeclareFetch=1;Fetch=10000");
+    } else if (driver.contains("mariadb") || driver.contains("mysql")) && !has_key(connection, "NO_CACHE") {
+        out.push_str(";NO_CACHE=1");
+    }
+    out
+}
+
 /// Takes each cdr row (with the counts so far); an error stops the reading.
 type Sink<'a> = dyn FnMut(CdrRecord, &ImportReport) -> Result<(), String> + 'a;
 
@@ -126,7 +142,7 @@ fn read_cdr(
     let mut report = ImportReport::default();
     let options = ConnectionOptions { login_timeout_sec: Some(10), packet_size: None };
     let connection = environment()
-        .and_then(|env| env.connect_with_connection_string(connection_string, options))
+        .and_then(|env| env.connect_with_connection_string(&streaming(connection_string), options))
         .map_err(|e| fail(report, format!("cannot connect: {e}")))?;
     let dialect = Dialect::from_dbms_name(&connection.database_management_system_name().unwrap_or_default());
     let query = query.map(str::to_string).unwrap_or_else(|| default_query(dialect));
@@ -184,6 +200,15 @@ mod tests {
         assert_eq!(parse_calldate("2026-11-22 10:00:00.123456", &zone), Some(ms));
         assert_eq!(parse_calldate("yesterday", &zone), None);
         assert_eq!(parse_calldate("", &zone), None);
+    }
+
+    #[test]
+    fn imports_fetch_in_pieces() {
+        let pg = streaming("Driver=PostgreSQL Unicode;Server=db");
+        assert!(pg.contains(";UseDeclareFetch=1;Fetch=10000") && pg.contains("tcp_user_timeout=60000"), "{pg}");
+        assert!(streaming("Driver=MariaDB Unicode;Server=db").ends_with(";NO_CACHE=1"));
+        assert_eq!(streaming("Driver=PostgreSQL;UseDeclareFetch=0").matches("UseDeclareFetch").count(), 1);
+        assert_eq!(streaming("DSN=cdr"), "DSN=cdr");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -102,7 +102,9 @@ pub struct JournalCounters {
 
 pub struct Journal {
     dir: PathBuf,
-    max_bytes: u64,
+    max_bytes: AtomicU64,
+    /// Set at exit: every record is written and flushed as it comes.
+    write_through: AtomicBool,
     state: Mutex<State>,
     wake: Condvar,
     /// Held while segment files are written or deleted.
@@ -238,7 +240,8 @@ impl Journal {
         state.next_seq = 1;
         Ok(Journal {
             dir: dir.to_path_buf(),
-            max_bytes,
+            max_bytes: AtomicU64::new(max_bytes),
+            write_through: AtomicBool::new(false),
             state: Mutex::new(state),
             wake: Condvar::new(),
             files: Mutex::new(()),
@@ -251,11 +254,15 @@ impl Journal {
     /// journal is full: the contact then lives in memory only.
     pub fn append(&self, contact: &Contact, in_memory: bool) -> Option<Ticket> {
         let line = encode(contact);
+        if self.write_through.load(Ordering::SeqCst) {
+            return self.append_now(line, in_memory);
+        }
         let mut state = self.state.lock();
         if state.stopping {
             return None;
         }
-        if state.bytes() + line.len() as u64 > self.max_bytes {
+        let max_bytes = self.max_bytes.load(Ordering::Relaxed);
+        if state.bytes() + line.len() as u64 > max_bytes {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             if !state.full {
                 state.full = true;
@@ -263,7 +270,7 @@ impl Journal {
                     "res_sticky: the journal {} is full ({} bytes): new contacts are kept in memory only until the \
                      history database takes the waiting ones",
                     self.dir.display(),
-                    self.max_bytes
+                    max_bytes
                 );
             }
             return None;
@@ -289,6 +296,52 @@ impl Journal {
             self.wake.notify_all();
         }
         Some(Ticket { segment: segment_id, seq })
+    }
+
+    /// Writes and flushes one record at once (at exit, with no commit
+    /// thread left).
+    fn append_now(&self, line: Vec<u8>, in_memory: bool) -> Option<Ticket> {
+        let segment = {
+            let mut state = self.state.lock();
+            let current = state.current;
+            let entry = state.segments.entry(current).or_default();
+            entry.bytes += line.len() as u64;
+            if in_memory {
+                entry.unconfirmed += 1;
+            } else {
+                entry.spilled = true;
+            }
+            current
+        };
+        let _files = self.files.lock();
+        match self.write_segment(segment, &line) {
+            Ok(()) => {
+                self.counters.committed.fetch_add(1, Ordering::Relaxed);
+                Some(Ticket { segment, seq: 0 })
+            }
+            Err(error) => {
+                log_warning!("res_sticky: cannot write the journal at exit: {error}");
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// From now on every record is written and flushed as it comes: the
+    /// commit thread has ended (Asterisk is exiting) but CDRs still arrive.
+    pub fn write_through(&self) {
+        self.state.lock().stopping = false;
+        self.write_through.store(true, Ordering::SeqCst);
+    }
+
+    /// A new bound (`journal_max` changed on reload).
+    pub fn set_max(&self, max_bytes: u64) {
+        self.max_bytes.store(max_bytes, Ordering::Relaxed);
+    }
+
+    /// Whether some segment waits to be read back.
+    pub fn has_spilled(&self) -> bool {
+        self.state.lock().segments.values().any(|s| s.spilled)
     }
 
     /// The contacts of these tickets are stored: their segments may go.
@@ -424,10 +477,14 @@ impl Journal {
 
     fn commit(&self, batch: Vec<Buffered>, stored_early: &HashSet<u64>) {
         let mut by_segment: BTreeMap<u64, (Vec<u8>, u64, u64)> = BTreeMap::new();
+        // Bytes counted at append for records that never reach the disk.
+        let mut unwritten: BTreeMap<u64, u64> = BTreeMap::new();
         for record in batch {
             let (bytes, written, count) = by_segment.entry(record.segment).or_default();
             *count += 1;
-            if !stored_early.contains(&record.seq) {
+            if stored_early.contains(&record.seq) {
+                *unwritten.entry(record.segment).or_default() += record.line.len() as u64;
+            } else {
                 bytes.extend_from_slice(&record.line);
                 *written += 1;
             }
@@ -455,12 +512,14 @@ impl Journal {
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
         self.counters.dropped.fetch_add(failed, Ordering::Relaxed);
         let mut state = self.state.lock();
-        for (segment, (bytes, _, count)) in &by_segment {
+        for (segment, (_, _, count)) in &by_segment {
             if let Some(entry) = state.segments.get_mut(segment) {
                 entry.buffered = entry.buffered.saturating_sub(*count);
-                if bytes.is_empty() {
-                    // Nothing reached the disk for these: they were stored first.
-                }
+            }
+        }
+        for (segment, bytes) in unwritten {
+            if let Some(entry) = state.segments.get_mut(&segment) {
+                entry.bytes = entry.bytes.saturating_sub(bytes);
             }
         }
         let done = self.collect(&mut state);
@@ -474,8 +533,13 @@ impl Journal {
         let path = segment_path(&self.dir, segment);
         let new = !path.exists();
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
-        file.write_all(bytes)?;
-        file.sync_data()?;
+        let length = file.metadata()?.len();
+        if let Err(error) = file.write_all(bytes).and_then(|()| file.sync_data()) {
+            // A record cut short would join the next one into a line that
+            // fails its check: take it back.
+            let _ = file.set_len(length);
+            return Err(error);
+        }
         if new {
             File::open(&self.dir)?.sync_all()?;
         }
@@ -493,7 +557,7 @@ impl Journal {
         JournalState {
             segments: state.segments.len(),
             bytes: state.bytes(),
-            max_bytes: self.max_bytes,
+            max_bytes: self.max_bytes.load(Ordering::Relaxed),
             committed: self.counters.committed.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
             skipped: self.counters.skipped.load(Ordering::Relaxed),

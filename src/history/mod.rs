@@ -44,6 +44,8 @@ use crate::time::now_ms;
 pub const MAX_PENDING: usize = 500_000;
 /// How many rows the oldest-first read fetches for the `f` option.
 pub const OLDEST_LIMIT: usize = 1000;
+/// How far ahead of this server's clock a contact read back may be dated.
+const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// How long stopping waits for the history's threads.
 pub const STOP_DEADLINE: Duration = Duration::from_secs(3);
 
@@ -126,7 +128,9 @@ impl Shared {
     /// agent a live call could have: the table may be shared, imported or
     /// edited, and what it names is dialled.
     pub fn trusted(&self, contact: &Contact) -> bool {
-        let trusted = self.agents.read().accepts(&contact.agent);
+        // A row dated in the future would stay "the newest" for ever.
+        let plausible = contact.started_at <= now_ms() + MAX_CLOCK_SKEW_MS;
+        let trusted = plausible && self.agents.read().accepts(&contact.agent);
         if !trusted {
             self.counters.untrusted.fetch_add(1, Ordering::Relaxed);
         }
@@ -186,6 +190,10 @@ pub struct History {
     journal: Arc<Journal>,
     /// The journal's commit thread.
     committer: Crew,
+    /// Backends replaced by a reload, being shut down.
+    retiring: Crew,
+    /// Set by stop: nothing starts again.
+    stopped: AtomicBool,
 }
 
 fn backend_settings(settings: &Settings) -> BackendSettings {
@@ -242,6 +250,8 @@ impl History {
             store: RwLock::new(store),
             journal,
             committer,
+            retiring: Crew::default(),
+            stopped: AtomicBool::new(false),
         })
     }
 
@@ -249,6 +259,9 @@ impl History {
     /// replaces the old one, whose threads finish and are waited for.
     /// Pending contacts carry over to the new store.
     pub fn reconfigure(&self, settings: Settings, store: Option<Arc<dyn Store>>, flush_cache: bool) {
+        if self.stopped.load(Ordering::SeqCst) {
+            return;
+        }
         {
             let mut cache = self.shared.cache.lock();
             if flush_cache || settings.agents != self.settings.read().agents {
@@ -274,11 +287,20 @@ impl History {
             );
             let old = std::mem::replace(&mut *self.backend.write(), Arc::new(backend));
             let old_store = std::mem::replace(&mut *self.store.write(), new_store);
-            let deadline = Instant::now() + STOP_DEADLINE;
-            report_busy(&old.shut_down(&self.shared, deadline));
-            if store.is_some() {
-                old_store.close(deadline);
-            }
+            // The old backend finishes on a thread of its own, so that the
+            // reload (and Asterisk's module lock) does not wait for it.
+            let shared = self.shared.clone();
+            let new_store = store.is_some();
+            let once = Mutex::new(Some((old, old_store)));
+            self.retiring.spawn("sticky-retire".into(), Arc::new(AtomicBool::new(true)), move || {
+                if let Some((old, old_store)) = once.lock().take() {
+                    let deadline = Instant::now() + STOP_DEADLINE;
+                    report_busy(&old.shut_down(&shared, deadline));
+                    if new_store {
+                        old_store.close(deadline);
+                    }
+                }
+            });
         }
         *self.settings.write() = settings;
     }
@@ -411,8 +433,10 @@ impl History {
         }
     }
 
-    /// The newest contact of an agent: learned here, or read from the store
-    /// within `query_timeout`.
+    /// The newest contact of an agent on this server: learned here since
+    /// the start, or read from the store within `query_timeout`. Rows other
+    /// servers wrote are not taken: what a notice rings must come from this
+    /// server's own calls.
     pub fn last_of_agent(&self, agent_id: &str) -> Result<Option<Contact>, LookupError> {
         if let Some(contact) = self.shared.last_by_agent.lock().get(agent_id) {
             return Ok(Some(contact.clone()));
@@ -420,7 +444,8 @@ impl History {
         let deadline = Instant::now() + self.settings().query_timeout;
         let agent_id = agent_id.to_string();
         self.ask(deadline, move |store, shared, timeout| {
-            Ok(store.last_of_agent(&agent_id, timeout)?.filter(|contact| shared.trusted(contact)))
+            let node = shared.node();
+            Ok(store.last_of_agent(&agent_id, &node, timeout)?.filter(|contact| shared.trusted(contact)))
         })
     }
 
@@ -503,12 +528,7 @@ impl History {
     /// commit), then the store's connections. Contacts not yet stored stay
     /// in the journal for the next start.
     pub fn stop(&self) {
-        let deadline = Instant::now() + STOP_DEADLINE;
-        let busy = self.backend.read().shut_down(&self.shared, deadline);
-        self.journal.stop();
-        let mut busy_all = busy;
-        busy_all.extend(self.committer.wait(Instant::now() + STOP_DEADLINE));
-        report_busy(&busy_all);
+        self.stop_threads();
         let waiting = self.shared.pending.len();
         if waiting > 0 {
             log_warning!(
@@ -520,5 +540,31 @@ impl History {
         if !self.store.read().close(Instant::now() + STOP_DEADLINE) {
             log_warning!("res_sticky: the connection pool's thread did not end in time");
         }
+    }
+
+    /// Stops the workers, the writer (between batches), a retiring backend
+    /// and the journal's commit thread (after its last commit), each group
+    /// within [`STOP_DEADLINE`].
+    fn stop_threads(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let mut busy = self.backend.read().shut_down(&self.shared, Instant::now() + STOP_DEADLINE);
+        busy.extend(self.retiring.wait(Instant::now() + STOP_DEADLINE));
+        self.journal.stop();
+        busy.extend(self.committer.wait(Instant::now() + STOP_DEADLINE));
+        report_busy(&busy);
+    }
+
+    /// Asterisk exits without unloading the module: the threads stop, and
+    /// from then on each contact learned is written to the journal at once
+    /// (the CDR engine posts the records of calls the exit cut off after
+    /// this), to be stored after the next start.
+    pub fn stop_for_exit(&self) {
+        self.stop_threads();
+        self.journal.write_through();
+    }
+
+    /// A new bound for the journal (`journal_max`).
+    pub fn set_journal_max(&self, max_bytes: u64) {
+        self.journal.set_max(max_bytes);
     }
 }

@@ -317,14 +317,15 @@ impl Store for OdbcStore {
         self.contacts_of(key, since, "ASC", limit, timeout)
     }
 
-    fn last_of_agent(&self, agent_id: &str, timeout: Duration) -> Result<Option<Contact>, StoreError> {
+    fn last_of_agent(&self, agent_id: &str, node: &str, timeout: Duration) -> Result<Option<Contact>, StoreError> {
         self.with_connection(timeout, |connection, dialect| {
             let sql = format!(
-                "SELECT {COLUMNS} FROM sticky_history WHERE agent_id = ? ORDER BY started_at DESC, id DESC{}",
+                "SELECT {COLUMNS} FROM sticky_history WHERE agent_id = ? AND node = ? \
+                 ORDER BY started_at DESC, id DESC{}",
                 dialect.limit(1)
             );
-            let agent = agent_id.into_parameter();
-            let cursor = connection.execute(&sql, &agent, Some(seconds(timeout))).map_err(query_error)?;
+            let (agent, node) = (agent_id.into_parameter(), node.into_parameter());
+            let cursor = connection.execute(&sql, (&agent, &node), Some(seconds(timeout))).map_err(query_error)?;
             let mut found = None;
             if let Some(cursor) = cursor {
                 read_rows(cursor, 0, &mut |_, contact| {

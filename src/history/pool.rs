@@ -87,12 +87,13 @@ pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(240).collect()
 }
 
-/// Where a key of a connection string is, case-insensitively.
-fn has_key(connection: &str, key: &str) -> bool {
+/// Whether a connection string sets `key` (any case).
+pub fn has_key(connection: &str, key: &str) -> bool {
     crate::config::dsn::pairs(connection).iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
 }
 
-fn driver_of(connection: &str) -> String {
+/// The `Driver` of a connection string, lower case (empty for a DSN).
+pub fn driver_of(connection: &str) -> String {
     crate::config::dsn::pairs(connection)
         .into_iter()
         .find(|(key, _)| key.eq_ignore_ascii_case("driver"))
@@ -128,7 +129,7 @@ static POOLS: AtomicU32 = AtomicU32::new(0);
 
 pub struct Pool {
     pool: RwLock<Option<r2d2::Pool<Manager>>>,
-    /// The prefix of the pool thread's name (`sticky-poolN-`).
+    /// The prefix of the pool thread's name (`stpoolN-`).
     thread_prefix: String,
 }
 
@@ -136,8 +137,8 @@ impl Pool {
     /// Builds the pool without connecting: a database that is down at load
     /// must not keep the module from loading; the first use connects.
     pub fn new(connection_string: &str, size: u32, timeout: Duration) -> Pool {
-        let number = POOLS.fetch_add(1, Ordering::Relaxed) % 1000;
-        let thread_prefix = format!("sticky-pool{number}-");
+        let number = POOLS.fetch_add(1, Ordering::Relaxed) % 10_000;
+        let thread_prefix = format!("stpool{number}-");
         let threads = ScheduledThreadPool::builder()
             .num_threads(1)
             .thread_name_pattern(&format!("{thread_prefix}{{}}"))

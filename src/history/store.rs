@@ -34,8 +34,8 @@ pub trait Store: Send + Sync {
     /// Contacts of `key` since `since`, oldest first, at most `limit`.
     fn oldest(&self, key: &NumberKey, since: i64, limit: usize, timeout: Duration) -> Result<Vec<Contact>, StoreError>;
 
-    /// The newest contact of an agent.
-    fn last_of_agent(&self, agent_id: &str, timeout: Duration) -> Result<Option<Contact>, StoreError>;
+    /// The newest contact of an agent learned by the server `node`.
+    fn last_of_agent(&self, agent_id: &str, node: &str, timeout: Duration) -> Result<Option<Contact>, StoreError>;
 
     /// Writes contacts; one already stored (same call id) is skipped.
     fn insert(&self, contacts: &[Contact], timeout: Duration) -> Result<(), StoreError>;
@@ -132,10 +132,15 @@ pub mod memory {
             Ok(found)
         }
 
-        fn last_of_agent(&self, agent_id: &str, _: Duration) -> Result<Option<Contact>, StoreError> {
+        fn last_of_agent(&self, agent_id: &str, node: &str, _: Duration) -> Result<Option<Contact>, StoreError> {
             self.check()?;
             let rows = self.rows.lock();
-            Ok(rows.iter().map(|(_, c)| c).filter(|c| &*c.agent.id == agent_id).max_by_key(|c| c.started_at).cloned())
+            Ok(rows
+                .iter()
+                .map(|(_, c)| c)
+                .filter(|c| &*c.agent.id == agent_id && &*c.node == node)
+                .max_by_key(|c| c.started_at)
+                .cloned())
         }
 
         fn insert(&self, contacts: &[Contact], _: Duration) -> Result<(), StoreError> {

@@ -220,13 +220,16 @@ fn reconfiguring_keeps_pending_contacts() {
 #[test]
 fn the_last_client_of_an_agent() {
     let store = Arc::new(MemoryStore::default());
-    store.insert(&[contact("9000000007", "105", Direction::Inbound, Duration::from_secs(50), "b")], HOUR).unwrap();
+    let earlier = contact("9000000007", "105", Direction::Inbound, Duration::from_secs(50), "a");
+    let elsewhere = contact("9000000008", "106", Direction::Inbound, Duration::from_secs(40), "b");
+    store.insert(&[earlier, elsewhere], HOUR).unwrap();
     let history = start(settings("a"), store);
     history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(30), "a"));
     history.learn(contact("9000000001", "101", Direction::Outbound, Duration::from_secs(10), "a"));
     assert_eq!(history.last_of_agent("101").unwrap().unwrap().number.as_str(), "9000000001");
     assert_eq!(history.last_of_agent("105").unwrap().unwrap().number.as_str(), "9000000007", "from the store");
     assert_eq!(history.last_of_agent("999").unwrap(), None);
+    assert_eq!(history.last_of_agent("106").unwrap(), None, "another server's rows do not choose what a notice rings");
     history.stop();
 }
 

@@ -186,6 +186,11 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
                 shared.pending.done(&batch);
                 journal.confirm(batch.iter().filter_map(|(_, ticket)| *ticket));
                 shared.breaker.success();
+                // Contacts left to the journal come back as soon as there is
+                // room, not only when the queue runs dry.
+                if shared.pending.room() >= WRITE_BATCH * 4 && journal.has_spilled() {
+                    read_back(shared, journal);
+                }
                 if failing {
                     log_notice!("res_sticky: history database is back; pending contacts are being written");
                     failing = false;
@@ -299,7 +304,6 @@ fn poller(store: &dyn Store, shared: &Shared, stop: &AtomicBool, interval: Durat
                 let mut cache = shared.cache.lock();
                 for (_, contact) in rows {
                     if contact.node != node && shared.trusted(&contact) {
-                        shared.remember_agent(&contact);
                         cache.merge_remote(contact);
                     }
                 }

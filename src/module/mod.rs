@@ -29,7 +29,7 @@ use crate::routing::contact::CdrRecord;
 
 /// res_sticky's whole surface.
 pub static SURFACE: Surface =
-    Surface { functions: FUNCTIONS, applications: APPLICATIONS, cli: CLI, cdr: on_cdr, start, reload, stop };
+    Surface { functions: FUNCTIONS, applications: APPLICATIONS, cli: CLI, cdr: on_cdr, start, reload, stop, exit };
 
 crate::declare_module!(SURFACE);
 
@@ -122,4 +122,8 @@ fn reload() -> Result<(), String> {
 
 fn stop() {
     running::stop();
+}
+
+fn exit() {
+    running::exit();
 }

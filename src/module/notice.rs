@@ -40,6 +40,10 @@ impl Phone for Channel<'_> {
     fn sound_exists(&self, name: &str) -> bool {
         sound_exists(name)
     }
+
+    fn away(&self, work: &mut dyn FnMut()) {
+        self.with_autoservice(work)
+    }
 }
 
 fn set_status(channel: &Channel, outcome: &Outcome) {

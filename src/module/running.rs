@@ -178,6 +178,7 @@ pub fn apply(config: Config, source: String) -> Result<(), String> {
         .then(|| open_store(&rules));
     let keys_changed = rules.keys() != old.keys();
     running.history.reconfigure(rules.settings(), new_store, keys_changed);
+    running.history.set_journal_max(rules.config.general.journal_max);
     *running.rules.write() = Arc::new(rules);
     *running.source.write() = source;
     running.reloads.fetch_add(1, Ordering::Relaxed);
@@ -191,8 +192,18 @@ pub fn apply(config: Config, source: String) -> Result<(), String> {
 
 /// Stops the history's threads.
 pub fn stop() {
-    if let Some(running) = RUNNING.write().take() {
+    // Taken first: the lock must not be held while the threads stop.
+    let taken = RUNNING.write().take();
+    if let Some(running) = taken {
         running.history.stop();
+    }
+}
+
+/// Asterisk exits without unloading: the threads stop, but contacts the CDR
+/// engine still posts are journaled as they come.
+pub fn exit() {
+    if let Some(running) = current() {
+        running.history.stop_for_exit();
     }
 }
 

@@ -75,6 +75,11 @@ pub trait Phone: Caller {
     /// pressed meanwhile stops it and is returned.
     fn say_time(&self, due: Timestamp, zone: &str, keys: &str) -> Result<Option<char>, Hungup>;
     fn sound_exists(&self, name: &str) -> bool;
+    /// Runs blocking work (disk, database) while the channel goes on being
+    /// serviced.
+    fn away(&self, work: &mut dyn FnMut()) {
+        work()
+    }
 }
 
 /// `[number][,when[,recording[,options]]]`.
@@ -225,7 +230,9 @@ pub fn schedule(request: &Request, context: &Context, phone: &dyn Phone) -> Outc
     let candidates: Vec<String> = if !request.number.is_empty() {
         vec![request.number.clone()]
     } else if request.options.last_client {
-        (context.last_client)().into_iter().collect()
+        let mut last = None;
+        phone.away(&mut || last = (context.last_client)());
+        last.into_iter().collect()
     } else {
         context.bridged.clone()
     };
@@ -300,7 +307,7 @@ fn schedule_checked(
             Ok(Ok(due)) => due,
         },
     };
-    if let Err(error) = write_call_file(request, context, &id, &number, recording, due) {
+    if let Err(error) = write_call_file(request, context, phone, &id, &number, recording, due) {
         log_warning!("SCHEDULE_NOTICE by {}: the call file could not be written: {error}", context.operator);
         return cleanup(NoticeStatus::SpoolError);
     }
@@ -350,6 +357,7 @@ fn recording(request: &Request, context: &Context, phone: &dyn Phone, id: &str) 
 fn write_call_file(
     request: &Request,
     context: &Context,
+    phone: &dyn Phone,
     id: &str,
     number: &str,
     recording: String,
@@ -368,7 +376,9 @@ fn write_call_file(
         operator: context.operator.clone(),
     };
     let text = file.render()?;
-    context.spool.deliver(id, &text, due).map_err(|e| e.to_string())
+    let mut delivered = Ok(());
+    phone.away(&mut || delivered = context.spool.deliver(id, &text, due));
+    delivered.map_err(|e| e.to_string())
 }
 
 /// The directory recordings go to.

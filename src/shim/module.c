@@ -46,10 +46,7 @@ void rs_sticky_shim_pin_module(void)
 	}
 }
 
-int rs_sticky_shim_shutting_down(void)
-{
-	return ast_shutting_down();
-}
+
 
 struct ast_custom_function *rs_sticky_shim_function_register(const char *name)
 {
@@ -73,9 +70,11 @@ struct ast_custom_function *rs_sticky_shim_function_register(const char *name)
 
 void rs_sticky_shim_function_unregister(struct ast_custom_function *acf)
 {
-	/* Unregistering frees the XML doc string fields; the struct is ours. */
+	/* Unregistering frees the XML doc string fields. The struct itself is
+	 * never freed: a reader that found it just before (ast_func_read uses it
+	 * after the list lock) may still be running, and unload happens only at
+	 * process exit. */
 	ast_custom_function_unregister(acf);
-	ast_free(acf);
 }
 
 int rs_sticky_shim_application_register(const char *name, int (*execute)(struct ast_channel *chan, const char *data))
@@ -113,16 +112,12 @@ struct ast_cli_entry *rs_sticky_shim_cli_register(const char *summary, int index
 	return &ours->entry;
 }
 
-int rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry)
+void rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry)
 {
-	/* Asterisk leaves an entry that is running linked (and says so): it
-	 * must then not be freed. At shutdown it goes with the process. */
-	if (entry->inuse) {
-		return -1;
-	}
+	/* Never freed: a command found just before may still be running (then
+	 * Asterisk even leaves it linked), and unload happens only at process
+	 * exit, which takes the memory anyway. */
 	ast_cli_unregister(entry);
-	ast_free((struct rs_sticky_cli_entry *) entry);
-	return 0;
 }
 
 void rs_sticky_shim_cli_set_command(struct ast_cli_entry *entry, const char *command, const char *usage)

@@ -31,18 +31,17 @@ void rs_sticky_shim_cli_write(int fd, const char *text);
 
 /* Pin the module so that only a graceful shutdown unloads it. */
 void rs_sticky_shim_pin_module(void);
-int rs_sticky_shim_shutting_down(void);
 
-/* Custom dialplan functions: allocated, registered and freed here. */
+/* Custom dialplan functions: allocated and registered here; unregistered, never freed. */
 struct ast_custom_function *rs_sticky_shim_function_register(const char *name);
 void rs_sticky_shim_function_unregister(struct ast_custom_function *acf);
 
 /* Dialplan applications. */
 int rs_sticky_shim_application_register(const char *name, int (*execute)(struct ast_channel *chan, const char *data));
 
-/* CLI entries: index is handed back to rs_sticky_cli_dispatch. */
+/* CLI entries: index is handed back to rs_sticky_cli_dispatch; unregistered, never freed. */
 struct ast_cli_entry *rs_sticky_shim_cli_register(const char *summary, int index);
-int rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry);
+void rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry);
 void rs_sticky_shim_cli_set_command(struct ast_cli_entry *entry, const char *command, const char *usage);
 
 /* Channel locking (macros in channel.h). */
