@@ -82,7 +82,7 @@ fn generate_bindings(include: &Path) {
         .allowlist_function(
             "ast_(config_load2|config_destroy|category_browse_filtered|category_get_name|category_first)",
         )
-        .allowlist_function("ast_channel_(name|caller|connected|language|bridge_peer)")
+        .allowlist_function("ast_channel_(name|caller|connected|language|bridge_peer|uniqueid|linkedid)")
         .allowlist_function("ast_(autoservice_start|autoservice_stop|check_hangup|unregister_application|answer)")
         .allowlist_function("ast_(play_and_record|app_getdata|stream_and_wait|fileexists)")
         .allowlist_var("ast_say_date_with_format")
@@ -91,6 +91,8 @@ fn generate_bindings(include: &Path) {
         .allowlist_function("pbx_builtin_(setvar_helper|getvar_helper)")
         .allowlist_function("ast_eid_to_str|ast_(config_AST_.*)")
         .allowlist_function("ast_(register_atexit|unregister_atexit|shutdown_final|cdr_engine_term)")
+        .allowlist_function("stasis_unsubscribe_and_join|ast_(safe_sleep_conditional|indicate|moh_start|moh_stop)")
+        .allowlist_type("ast_control_frame_type")
         .allowlist_var("ast_config_AST_.*|ast_eid_default|ast_options")
         .allowlist_type("ast_cli_args|ast_cli_entry|ast_cdr|ast_flags|ast_variable|ast_config")
         .allowlist_var("CLI_(INIT|GENERATE|HANDLER|SUCCESS|SHOWUSAGE|FAILURE)")

@@ -21,7 +21,9 @@
 #include "asterisk/module.h"
 #include "asterisk/paths.h"
 #include "asterisk/pbx.h"
+#include "asterisk/musiconhold.h"
 #include "asterisk/say.h"
+#include "asterisk/stasis.h"
 #include "asterisk/utils.h"
 
 #include "src/shim/shim.h"

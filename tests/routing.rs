@@ -179,7 +179,7 @@ fn cli_shows_agent_and_history_and_flushes_the_cache() {
     assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT})")), "102", "read back from the store");
     assert!(asterisk.cli("sticky show agent 12").contains("is not a usable number: too few digits"));
     let usage = asterisk.try_cli("sticky show agent").unwrap_or_default();
-    assert!(usage.contains("Usage: sticky show agent <number> [window]"), "{usage}");
+    assert!(usage.contains("Usage: sticky show agent <number> [window [scope]]"), "{usage}");
 }
 
 #[test]

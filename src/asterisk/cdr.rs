@@ -112,6 +112,10 @@ extern "C" fn rs_sticky_cdr_post(cdr: *mut sys::ast_cdr) -> c_int {
                 uniqueid: text(&cdr.uniqueid),
                 sequence: cdr.sequence as i64,
                 call_id: None,
+                linkedid: text(&cdr.linkedid),
+                lastapp: text(&cdr.lastapp),
+                lastdata: text(&cdr.lastdata),
+                scope: None,
             }
         };
         handler(record);

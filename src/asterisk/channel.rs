@@ -109,6 +109,18 @@ impl<'a> Channel<'a> {
         .unwrap_or_default()
     }
 
+    /// The channel's own id and the id every channel of its call shares.
+    pub fn ids(&self) -> (String, String) {
+        // SAFETY: the channel is alive for 'a; read under its lock and copied.
+        unsafe {
+            let _locked = lock_raw(self.raw.as_ptr());
+            (
+                super::string_from(sys::ast_channel_uniqueid(self.raw.as_ptr())).unwrap_or_default(),
+                super::string_from(sys::ast_channel_linkedid(self.raw.as_ptr())).unwrap_or_default(),
+            )
+        }
+    }
+
     /// The channel's language for prompts (`en` when unset).
     pub fn language(&self) -> String {
         // SAFETY: as for `name`.

@@ -20,8 +20,11 @@ pub mod function;
 pub mod guard;
 pub mod lifecycle;
 pub mod log;
+pub mod manager;
 pub mod media;
 pub mod paths;
+pub mod stasis;
+pub mod waiting;
 
 use std::ffi::{c_char, CStr, CString};
 

@@ -93,6 +93,10 @@ pub struct General {
     pub import_query: Option<String>,
     /// The most the journal of contacts not yet stored may hold, in bytes.
     pub journal_max: u64,
+    /// A queue call without `STICKY_SCOPE` is learned in the queue's scope.
+    pub scope_from_queue: bool,
+    /// Contacts older than this are pruned from the store; `None` = kept.
+    pub retention: Option<Duration>,
 }
 
 /// The `[notice]` section: SCHEDULE_NOTICE.
@@ -168,6 +172,8 @@ impl Default for Config {
                 import_dsn: None,
                 import_query: None,
                 journal_max: 100 << 20,
+                scope_from_queue: false,
+                retention: None,
             },
             notice: Notice {
                 notice_dir: None,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use super::value::{parse_integer_in, parse_list, parse_size_in};
+use super::value::{parse_bool, parse_integer_in, parse_list, parse_size_in};
 use super::{
     Config, Diagnostic, General, Mobile, MobileAllow, Notice, RawConfig, RawEntry, RawSection, Severity, Template,
     AGENT_VARIABLES, NUMBER_VARIABLES,
@@ -127,6 +127,15 @@ const GENERAL_KEYS: &[(&str, Apply<General>)] = &[
             return Err(format!("'{}' is too short (0 to turn the sync off, else at least 100ms)", e.value.trim()));
         }
         g.sync_interval = (!value.is_zero()).then_some(value);
+        Ok(())
+    }),
+    ("scope_from_queue", |g, e| parse_bool(&e.value).map(|v| g.scope_from_queue = v)),
+    ("retention", |g, e| {
+        let text = e.value.trim();
+        g.retention = match text {
+            "" | "keep" | "0" => None,
+            _ => Some(parse_duration_in(text, DAY, 3650 * DAY)?),
+        };
         Ok(())
     }),
     ("journal_max", |g, e| parse_size_in(&e.value, 1 << 20, 1 << 40).map(|v| g.journal_max = v)),

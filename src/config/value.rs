@@ -34,6 +34,16 @@ pub fn parse_size_in(text: &str, min: u64, max: u64) -> Result<u64, String> {
     }
 }
 
+/// `yes`/`no` as Asterisk's configs write them (also `true`/`false`,
+/// `on`/`off`, `1`/`0`).
+pub fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        other => Err(format!("'{other}' is not yes or no")),
+    }
+}
+
 /// Splits `a, b ,c` into trimmed non-empty items.
 pub fn parse_list(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
@@ -60,6 +70,13 @@ mod tests {
         for bad in ["", "MB", "10XB", "-1MB", "1.5GB", "99999999999999999999GB", "1KB"] {
             assert!(parse_size_in(bad, min, max).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool(" Yes "), Ok(true));
+        assert_eq!(parse_bool("off"), Ok(false));
+        assert!(parse_bool("maybe").is_err());
     }
 
     #[test]

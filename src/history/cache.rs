@@ -147,6 +147,13 @@ impl Cache {
         self.entries.get_mut(key).expect("the most recent entry stays")
     }
 
+    /// Forgets a number.
+    pub fn remove(&mut self, key: &NumberKey) {
+        if let Some(entry) = self.entries.pop(key) {
+            self.contacts -= entry.contacts.len();
+        }
+    }
+
     /// A contact this server just learned.
     pub fn learn(&mut self, contact: Contact) {
         let key = contact.number.clone();
@@ -212,7 +219,7 @@ mod tests {
     }
 
     fn any() -> Filter {
-        Filter { direction: None, outbound_dispositions: vec![Disposition::Answered] }
+        Filter { direction: None, outbound_dispositions: vec![Disposition::Answered], scope: None }
     }
 
     fn only(direction: Direction) -> Filter {

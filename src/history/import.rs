@@ -8,15 +8,16 @@ use std::time::{Duration, Instant};
 
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use odbc_api::{environment, ConnectionOptions, Cursor, IntoParameter};
+use odbc_api::{environment, ConnectionOptions, Cursor, IntoParameter, ResultSetMetadata};
 
-use super::odbc::Dialect;
 use super::pool::{driver_of, has_key, with_network_timeouts};
+use super::schema::Dialect;
 use super::store::Store;
 use crate::routing::contact::{CdrRecord, Contact};
 use crate::routing::vocabulary::Disposition;
 
-/// The default query for a dialect: seven columns in this order, one
+/// The default query for a dialect: seven columns in this order (and two
+/// optional ones, `lastapp` and `lastdata`, for `scope_from_queue`), one
 /// parameter — the oldest `calldate` to read, as `YYYY-MM-DD HH:MM:SS`.
 pub fn default_query(dialect: Dialect) -> String {
     let since = match dialect {
@@ -25,7 +26,7 @@ pub fn default_query(dialect: Dialect) -> String {
         Dialect::Sqlite | Dialect::Generic => "?",
     };
     format!(
-        "SELECT calldate, src, dst, channel, dstchannel, disposition, uniqueid FROM cdr \
+        "SELECT calldate, src, dst, channel, dstchannel, disposition, uniqueid, lastapp, lastdata FROM cdr \
          WHERE calldate >= {since} ORDER BY calldate"
     )
 }
@@ -155,17 +156,21 @@ fn read_cdr(
     let Some(mut cursor) = cursor else {
         return Ok(report);
     };
-    let mut fields = [const { String::new() }; 7];
+    let columns = cursor.num_result_cols().map_err(|e| fail(report, format!("reading the cdr table: {e}")))?;
+    if columns < 7 {
+        return Err(fail(report, format!("the import query gives {columns} columns; it needs at least 7")));
+    }
+    let mut fields = [const { String::new() }; 9];
     let mut buffer = Vec::new();
     while let Some(mut row) = cursor.next_row().map_err(|e| fail(report, format!("reading the cdr table: {e}")))? {
         report.rows += 1;
-        for (index, field) in fields.iter_mut().enumerate() {
+        for (index, field) in fields.iter_mut().enumerate().take(columns.min(9) as usize) {
             buffer.clear();
             row.get_text(index as u16 + 1, &mut buffer)
                 .map_err(|e| fail(report, format!("reading the cdr table: {e}")))?;
             *field = String::from_utf8_lossy(&buffer).into_owned();
         }
-        let [calldate, src, dst, channel, dstchannel, disposition, uniqueid] = &fields;
+        let [calldate, src, dst, channel, dstchannel, disposition, uniqueid, lastapp, lastdata] = &fields;
         let Some(start_ms) = parse_calldate(calldate, &zone) else {
             report.unreadable += 1;
             continue;
@@ -181,6 +186,9 @@ fn read_cdr(
             uniqueid: uniqueid.clone(),
             sequence: 0,
             call_id: Some(call_id),
+            lastapp: lastapp.clone(),
+            lastdata: lastdata.clone(),
+            ..CdrRecord::default()
         };
         sink(record, &report).map_err(|error| fail(report, error))?;
     }

@@ -37,8 +37,9 @@ pub const COMMIT_RECORDS: usize = 256;
 /// A segment is closed (a new one begun) past this size.
 const SEGMENT_BYTES: u64 = 4 << 20;
 const SUFFIX: &str = "journal";
-/// The tag of the record format written now.
-const FORMAT: &str = "c1";
+/// The tag of the record format written now (`c1`: without a scope, read
+/// still).
+const FORMAT: &str = "c2";
 
 /// Where a journaled contact is, so that storing it can be confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,8 @@ struct Segment {
 struct Buffered {
     seq: u64,
     segment: u64,
+    /// The contact's number key, for forgetting it.
+    number: String,
     line: Vec<u8>,
 }
 
@@ -161,7 +164,7 @@ fn unescape(field: &str) -> Option<String> {
     Some(out)
 }
 
-/// One record: `c1 <crc32 of the fields, 8 hex> <fields, tab-separated>\n`.
+/// One record: `c2 <crc32 of the fields, 8 hex> <fields, tab-separated>\n`.
 pub fn encode(contact: &Contact) -> Vec<u8> {
     let fields = [
         contact.number.as_str().to_string(),
@@ -173,6 +176,7 @@ pub fn encode(contact: &Contact) -> Vec<u8> {
         contact.node.to_string(),
         contact.call_id.clone(),
         contact.client.clone(),
+        contact.scope.to_string(),
     ];
     let body = fields.iter().map(|f| escape(f)).collect::<Vec<_>>().join("\t");
     format!("{FORMAT} {:08x} {body}\n", crc32fast::hash(body.as_bytes())).into_bytes()
@@ -181,14 +185,19 @@ pub fn encode(contact: &Contact) -> Vec<u8> {
 /// Reads one record back; `None` for a line cut short, damaged, or of a
 /// format this version does not know.
 pub fn decode(line: &str) -> Option<StoredRow> {
-    let rest = line.strip_prefix(FORMAT)?.strip_prefix(' ')?;
+    let (format, rest) = line.split_once(' ')?;
     let (crc, body) = rest.split_once(' ')?;
     if crc.len() != 8 || u32::from_str_radix(crc, 16).ok()? != crc32fast::hash(body.as_bytes()) {
         return None;
     }
-    let fields: Vec<String> = body.split('\t').map(unescape).collect::<Option<_>>()?;
-    let [number, agent_id, agent_interface, direction, disposition, started_at, node, call_id, client]: [String; 9] =
-        fields.try_into().ok()?;
+    let mut fields: Vec<String> = body.split('\t').map(unescape).collect::<Option<_>>()?;
+    match (format, fields.len()) {
+        ("c1", 9) => fields.push(String::new()),
+        ("c2", 10) => {}
+        _ => return None,
+    }
+    let [number, agent_id, agent_interface, direction, disposition, started_at, node, call_id, client, scope]: [String;
+        10] = fields.try_into().ok()?;
     Some(StoredRow {
         number,
         agent_id,
@@ -199,6 +208,7 @@ pub fn decode(line: &str) -> Option<StoredRow> {
         node,
         call_id,
         client,
+        scope,
     })
 }
 
@@ -290,7 +300,7 @@ impl Journal {
         if segment.bytes >= SEGMENT_BYTES {
             state.current += 1;
         }
-        state.buffer.push(Buffered { seq, segment: segment_id, line });
+        state.buffer.push(Buffered { seq, segment: segment_id, number: contact.number.as_str().to_string(), line });
         state.since.get_or_insert_with(Instant::now);
         if state.buffer.len() == 1 || state.buffer.len() >= COMMIT_RECORDS {
             self.wake.notify_all();
@@ -332,6 +342,62 @@ impl Journal {
     pub fn write_through(&self) {
         self.state.lock().stopping = false;
         self.write_through.store(true, Ordering::SeqCst);
+    }
+
+    /// Removes every record of the number `key` (`sticky forget`): from the
+    /// commit buffer and from every segment on disk (rewritten through a
+    /// temporary file). The writer's memory is the caller's to purge.
+    pub fn scrub(&self, key: &str) -> io::Result<usize> {
+        let mut removed = 0;
+        {
+            let mut state = self.state.lock();
+            let mut gone: Vec<(u64, u64)> = Vec::new();
+            state.buffer.retain(|record| {
+                let keep = record.number != key;
+                if !keep {
+                    gone.push((record.segment, record.line.len() as u64));
+                }
+                keep
+            });
+            for (segment, bytes) in gone {
+                removed += 1;
+                if let Some(entry) = state.segments.get_mut(&segment) {
+                    entry.buffered = entry.buffered.saturating_sub(1);
+                    entry.bytes = entry.bytes.saturating_sub(bytes);
+                }
+            }
+        }
+        let segments: Vec<u64> = self.state.lock().segments.keys().copied().collect();
+        let _files = self.files.lock();
+        for segment in segments {
+            let path = segment_path(&self.dir, segment);
+            let Ok(bytes) = fs::read(&path) else {
+                continue;
+            };
+            let mut kept = Vec::with_capacity(bytes.len());
+            let mut dropped = 0;
+            for line in bytes.split_inclusive(|b| *b == b'\n') {
+                let text = std::str::from_utf8(line).unwrap_or("");
+                match decode(text.trim_end_matches('\n')) {
+                    Some(row) if row.number == key => dropped += 1,
+                    _ => kept.extend_from_slice(line),
+                }
+            }
+            if dropped == 0 {
+                continue;
+            }
+            let temporary = path.with_extension("scrub");
+            let mut file = File::create(&temporary)?;
+            file.write_all(&kept)?;
+            file.sync_all()?;
+            fs::rename(&temporary, &path)?;
+            File::open(&self.dir)?.sync_all()?;
+            removed += dropped;
+            if let Some(entry) = self.state.lock().segments.get_mut(&segment) {
+                entry.bytes = kept.len() as u64;
+            }
+        }
+        Ok(removed)
     }
 
     /// A new bound (`journal_max` changed on reload).
@@ -592,6 +658,7 @@ pub fn take_legacy(path: &Path) -> Vec<Contact> {
                 node: f[6].into(),
                 call_id: f[7].into(),
                 client: f[8].into(),
+                scope: String::new(),
             })
         })
         .collect()
@@ -663,6 +730,11 @@ mod tests {
         assert_eq!(parse(b"").0.len(), 0);
         assert_eq!(parse(b"garbage\n").1, 1);
         assert_eq!(parse(b"c1 00000000 \n").1, 1);
+        // A record of the first format, without a scope, is still read.
+        let body = "9123456789\t101\tPJSIP/101\tin\tANSWERED\t5\tn\tc\t+79123456789";
+        let old = format!("c1 {:08x} {body}\n", crc32fast::hash(body.as_bytes()));
+        let (rows, skipped) = parse(old.as_bytes());
+        assert_eq!((rows.len(), skipped, rows[0].scope.as_str()), (1, 0, ""));
     }
 
     #[test]
@@ -704,6 +776,26 @@ mod tests {
         journal.confirm(taken.drain(..).map(|(_, t)| t));
         assert!(files(&dir).is_empty());
         assert!(journal.spilled().is_empty());
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_forgotten_number_leaves_no_record() {
+        let dir = dir("scrub");
+        let journal = Arc::new(Journal::open(&dir, 1 << 20).unwrap());
+        let other =
+            Contact { number: crate::routing::number::NumberKey::from_stored("9000000001").unwrap(), ..contact(9) };
+        with_commits(&journal, || {
+            journal.append(&contact(1), true).unwrap();
+            journal.append(&other, true).unwrap();
+        });
+        let numbers = || {
+            let (rows, _) = parse(&fs::read(&files(&dir)[0]).unwrap());
+            rows.into_iter().map(|row| row.number).collect::<Vec<_>>()
+        };
+        assert_eq!(numbers(), ["9123456789", "9000000001"]);
+        assert_eq!(journal.scrub("9123456789").unwrap(), 1);
+        assert_eq!(numbers(), ["9000000001"], "only the other number stays");
         let _ = fs::remove_dir_all(dir);
     }
 

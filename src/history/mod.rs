@@ -10,6 +10,7 @@ pub mod latency;
 pub mod odbc;
 pub mod pending;
 mod pool;
+pub mod schema;
 pub mod status;
 pub mod store;
 mod workers;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub node: Arc<str>,
     /// Which agents a contact read back (store, journal) may name.
     pub agents: AgentRule,
+    /// Contacts older than this are pruned; `None`: kept.
+    pub retention: Option<Duration>,
 }
 
 /// One question to the history.
@@ -137,6 +140,16 @@ impl Shared {
         trusted
     }
 
+    /// Drops a forgotten number from everything this server holds.
+    pub(super) fn forget_here(&self, key: &NumberKey, journal: &Journal) {
+        self.cache.lock().remove(key);
+        self.last_by_agent.lock().retain(|_, contact| &contact.number != key);
+        journal.confirm(self.pending.purge(key));
+        if let Err(error) = journal.scrub(key.as_str()) {
+            log_warning!("res_sticky: cannot remove a forgotten number from the journal: {error}");
+        }
+    }
+
     fn trusted_only(&self, contacts: Vec<Contact>) -> Vec<Contact> {
         contacts.into_iter().filter(|contact| self.trusted(contact)).collect()
     }
@@ -201,6 +214,7 @@ fn backend_settings(settings: &Settings) -> BackendSettings {
         workers: settings.pool_size,
         query_timeout: settings.query_timeout,
         sync_interval: settings.sync_interval,
+        retention: settings.retention,
     }
 }
 
@@ -276,6 +290,7 @@ impl History {
             current.pool_size != settings.pool_size
                 || current.query_timeout != settings.query_timeout
                 || current.sync_interval != settings.sync_interval
+                || current.retention != settings.retention
         };
         if restart {
             let new_store = store.clone().unwrap_or_else(|| self.store.read().clone());
@@ -455,6 +470,18 @@ impl History {
             Some(answer) => Ok(answer),
             None => self.fetch(lookup),
         }
+    }
+
+    /// Forgets a client: every contact of `key` goes from this server's
+    /// cache, memory and journal, and from the store (which tells the other
+    /// servers sharing it); the contacts erased from the store. The local
+    /// part happens even when the store cannot be reached.
+    pub fn forget(&self, key: &NumberKey) -> Result<usize, LookupError> {
+        self.shared.forget_here(key, &self.journal);
+        let deadline = Instant::now() + self.settings().query_timeout.max(Duration::from_secs(5));
+        let number = key.clone();
+        let at = now_ms();
+        self.ask(deadline, move |store, _, timeout| store.forget(&number, at, timeout))
     }
 
     /// The store, for batch work that writes to it directly (`sticky import

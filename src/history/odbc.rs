@@ -12,109 +12,22 @@ use odbc_api::{Connection, Cursor, IntoParameter};
 use once_cell::sync::OnceCell;
 
 use super::pool::{one_line, Pool};
+use super::schema::{self, Dialect, COLUMNS, COLUMN_COUNT};
 use super::store::{Row, Store, StoreError};
 use crate::routing::contact::{Contact, StoredRow};
 use crate::routing::number::NumberKey;
-
-/// The SQL dialects the table is created and written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-    MySql,
-    /// Anything else: portable SQL, duplicates detected by SQLSTATE.
-    Generic,
-}
-
-impl Dialect {
-    pub fn from_dbms_name(name: &str) -> Dialect {
-        let name = name.to_ascii_lowercase();
-        if name.contains("sqlite") {
-            Dialect::Sqlite
-        } else if name.contains("postgres") {
-            Dialect::Postgres
-        } else if name.contains("mysql") || name.contains("mariadb") {
-            Dialect::MySql
-        } else {
-            Dialect::Generic
-        }
-    }
-
-    /// The statements that create the table and its indexes.
-    fn schema(self) -> Vec<String> {
-        const COLUMNS: &str = "number_key VARCHAR(20) NOT NULL, agent_id VARCHAR(120) NOT NULL, \
-             agent_interface VARCHAR(120) NOT NULL, direction VARCHAR(3) NOT NULL, \
-             disposition VARCHAR(16) NOT NULL, started_at BIGINT NOT NULL, \
-             node VARCHAR(64) NOT NULL, call_id VARCHAR(190) NOT NULL, client_number VARCHAR(24) NOT NULL";
-        const NUMBER_INDEX: &str = "sticky_history_number ON sticky_history (number_key, started_at)";
-        const CALL_INDEX: &str = "sticky_history_call ON sticky_history (call_id)";
-        const AGENT_INDEX: &str = "sticky_history_agent ON sticky_history (agent_id, started_at)";
-        let (id, if_not_exists) = match self {
-            Dialect::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "IF NOT EXISTS "),
-            Dialect::Postgres => ("id BIGSERIAL PRIMARY KEY", "IF NOT EXISTS "),
-            Dialect::MySql => ("id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", "IF NOT EXISTS "),
-            Dialect::Generic => ("id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", ""),
-        };
-        if self == Dialect::MySql {
-            // MySQL has no CREATE INDEX IF NOT EXISTS: the indexes go inline.
-            return vec![format!(
-                "CREATE TABLE IF NOT EXISTS sticky_history ({id}, {COLUMNS}, INDEX {}, UNIQUE INDEX {}, INDEX {}) \
-                 CHARACTER SET utf8mb4",
-                NUMBER_INDEX.replace(" ON sticky_history", ""),
-                CALL_INDEX.replace(" ON sticky_history", ""),
-                AGENT_INDEX.replace(" ON sticky_history", "")
-            )];
-        }
-        vec![
-            format!("CREATE TABLE {if_not_exists}sticky_history ({id}, {COLUMNS})"),
-            format!("CREATE INDEX {if_not_exists}{NUMBER_INDEX}"),
-            format!("CREATE UNIQUE INDEX {if_not_exists}{CALL_INDEX}"),
-            format!("CREATE INDEX {if_not_exists}{AGENT_INDEX}"),
-        ]
-    }
-
-    /// The insert of `rows` contacts that skips any whose call id is already
-    /// stored (the generic dialect: one row, duplicates seen by SQLSTATE).
-    fn insert(self, rows: usize) -> String {
-        let (verb, tail) = match self {
-            Dialect::Sqlite => ("INSERT OR IGNORE INTO", ""),
-            Dialect::Postgres => ("INSERT INTO", " ON CONFLICT (call_id) DO NOTHING"),
-            Dialect::MySql => ("INSERT IGNORE INTO", ""),
-            Dialect::Generic => ("INSERT INTO", ""),
-        };
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        let values = vec![row; rows.max(1)].join(", ");
-        format!("{verb} sticky_history ({COLUMNS}) VALUES {values}{tail}")
-    }
-
-    /// Contacts one insert statement carries (9 parameters each; SQLite's
-    /// oldest limit is 999 parameters).
-    fn rows_per_insert(self) -> usize {
-        match self {
-            Dialect::Generic => 1,
-            _ => 100,
-        }
-    }
-
-    /// `LIMIT n` where the dialect has it; the generic form fetches and stops.
-    fn limit(self, limit: usize) -> String {
-        match self {
-            Dialect::Generic => String::new(),
-            _ => format!(" LIMIT {limit}"),
-        }
-    }
-}
-
-const COLUMNS: &str =
-    "number_key, agent_id, agent_interface, direction, disposition, started_at, node, call_id, client_number";
+use crate::{log_error, log_notice};
 
 pub struct OdbcStore {
     pool: Pool,
     dialect: OnceCell<Dialect>,
     dbms: OnceCell<String>,
-    /// Whether the table is known to exist. Until then every connection
-    /// checks (and creates it); nobody waits for another's DDL.
+    /// Whether the tables are known to be of the current layout. Until then
+    /// every connection checks (and creates or upgrades them); nobody waits
+    /// for another's DDL.
     schema_ready: AtomicBool,
+    /// Whether a newer layout was reported already (it is logged once).
+    newer_reported: AtomicBool,
 }
 
 fn seconds(timeout: Duration) -> usize {
@@ -139,6 +52,7 @@ impl OdbcStore {
             dialect: OnceCell::new(),
             dbms: OnceCell::new(),
             schema_ready: AtomicBool::new(false),
+            newer_reported: AtomicBool::new(false),
         }
     }
 
@@ -181,18 +95,23 @@ impl OdbcStore {
             // Readers then never wait for the writer.
             let _ = connection.execute("PRAGMA journal_mode=WAL", (), Some(seconds(timeout)));
         }
-        if !(dialect == Dialect::Generic && table_exists(connection, timeout)) {
-            for statement in dialect.schema() {
-                if let Err(error) = connection.execute(&statement, (), Some(seconds(timeout))) {
-                    // Another connection or server may have created it at the same moment.
-                    if !table_exists(connection, timeout) {
-                        return Err(query_error(error));
-                    }
+        match schema::ensure(connection, dialect, timeout) {
+            Ok(found) => {
+                if found == schema::Found::Upgraded {
+                    log_notice!("res_sticky: the history table was upgraded to layout version {}", schema::VERSION);
                 }
+                self.schema_ready.store(true, Ordering::Release);
+                Ok(())
+            }
+            Err(error) => {
+                if error.to_string().contains("newer than this res_sticky")
+                    && !self.newer_reported.swap(true, Ordering::Relaxed)
+                {
+                    log_error!("res_sticky: {error}");
+                }
+                Err(error)
             }
         }
-        self.schema_ready.store(true, Ordering::Release);
-        Ok(())
     }
 
     /// The contacts of `key` since `since` in `order` (ASC or DESC), at most `limit`.
@@ -225,11 +144,55 @@ impl OdbcStore {
     }
 }
 
-fn table_exists(connection: &Connection<'static>, timeout: Duration) -> bool {
-    connection.execute("SELECT COUNT(*) FROM sticky_history WHERE 1 = 0", (), Some(seconds(timeout))).is_ok()
+/// Runs `work` in one transaction where the dialect has them.
+fn in_transaction<T>(
+    connection: &Connection<'static>,
+    dialect: Dialect,
+    work: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if dialect == Dialect::Generic {
+        return work();
+    }
+    connection.set_autocommit(false).map_err(query_error)?;
+    let result = work();
+    let finish = if result.is_ok() { connection.commit() } else { connection.rollback() };
+    let restore = connection.set_autocommit(true);
+    let value = result?;
+    finish.map_err(query_error)?;
+    restore.map_err(query_error)?;
+    Ok(value)
 }
 
-/// The nine values of a contact's row, as bound parameters.
+/// Runs a statement with one parameter; the rows it changed.
+fn affected(
+    connection: &Connection<'static>,
+    sql: &str,
+    parameter: impl odbc_api::ParameterCollectionRef,
+    timeout: Duration,
+) -> Result<usize, StoreError> {
+    let mut statement = connection.prepare(sql).map_err(query_error)?;
+    statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
+    statement.execute(parameter).map_err(query_error)?;
+    Ok(statement.row_count().map_err(query_error)?.unwrap_or(0))
+}
+
+/// The highest id of a table (0 when empty).
+fn max_id(connection: &Connection<'static>, table: &str, timeout: Duration) -> Result<i64, StoreError> {
+    let cursor =
+        connection.execute(&format!("SELECT MAX(id) FROM {table}"), (), Some(seconds(timeout))).map_err(query_error)?;
+    let mut last = 0;
+    if let Some(mut cursor) = cursor {
+        if let Some(mut row) = cursor.next_row().map_err(query_error)? {
+            let mut buffer = Vec::new();
+            if row.get_text(1, &mut buffer).map_err(query_error)? {
+                last = String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    Ok(last)
+}
+
+/// The values of a contact's row, as bound parameters.
 fn row_parameters(contact: &Contact, into: &mut Vec<Box<dyn InputParameter>>) {
     into.push(Box::new(contact.number.as_str().to_string().into_parameter()));
     into.push(Box::new(contact.agent.id.to_string().into_parameter()));
@@ -240,6 +203,7 @@ fn row_parameters(contact: &Contact, into: &mut Vec<Box<dyn InputParameter>>) {
     into.push(Box::new(contact.node.to_string().into_parameter()));
     into.push(Box::new(contact.call_id.clone().into_parameter()));
     into.push(Box::new(contact.client.clone().into_parameter()));
+    into.push(Box::new(contact.scope.to_string().into_parameter()));
 }
 
 /// Inserts the contacts, many per statement; the statement of a full chunk
@@ -252,7 +216,7 @@ fn insert_rows(
 ) -> Result<(), StoreError> {
     let per_statement = dialect.rows_per_insert();
     let mut prepared: Option<(usize, odbc_api::Prepared<odbc_api::handles::StatementImpl<'_>>)> = None;
-    let mut parameters: Vec<Box<dyn InputParameter>> = Vec::with_capacity(per_statement * 9);
+    let mut parameters: Vec<Box<dyn InputParameter>> = Vec::with_capacity(per_statement * COLUMN_COUNT);
     for chunk in contacts.chunks(per_statement) {
         if prepared.as_ref().is_none_or(|(rows, _)| *rows != chunk.len()) {
             let mut statement = connection.prepare(&dialect.insert(chunk.len())).map_err(query_error)?;
@@ -281,7 +245,7 @@ fn read_rows(mut cursor: impl Cursor, offset: u16, sink: &mut dyn FnMut(i64, Con
     let mut buffer = Vec::new();
     while let Some(mut row) = cursor.next_row().map_err(query_error)? {
         fields.clear();
-        for column in 1..=(9 + offset) {
+        for column in 1..=(COLUMN_COUNT as u16 + offset) {
             buffer.clear();
             row.get_text(column, &mut buffer).map_err(query_error)?;
             fields.push(String::from_utf8_lossy(&buffer).into_owned());
@@ -299,6 +263,7 @@ fn read_rows(mut cursor: impl Cursor, offset: u16, sink: &mut dyn FnMut(i64, Con
             node: next(),
             call_id: next(),
             client: next(),
+            scope: next(),
         };
         // A row that fails validation (edited by hand, imported badly) is skipped.
         if let Some(contact) = Contact::from_row(&row) {
@@ -341,17 +306,62 @@ impl Store for OdbcStore {
             return Ok(());
         }
         self.with_connection(timeout, |connection, dialect| {
-            let transactional = dialect != Dialect::Generic;
-            if !transactional {
-                return insert_rows(connection, dialect, contacts, timeout);
+            in_transaction(connection, dialect, || insert_rows(connection, dialect, contacts, timeout))
+        })
+    }
+
+    fn forget(&self, key: &NumberKey, at: i64, timeout: Duration) -> Result<usize, StoreError> {
+        self.with_connection(timeout, |connection, dialect| {
+            in_transaction(connection, dialect, || {
+                let number = key.as_str().into_parameter();
+                let erased = affected(connection, "DELETE FROM sticky_history WHERE number_key = ?", &number, timeout)?;
+                connection
+                    .execute(
+                        "INSERT INTO sticky_forget (number_key, forgotten_at) VALUES (?, ?)",
+                        (&number, &at),
+                        Some(seconds(timeout)),
+                    )
+                    .map_err(query_error)?;
+                Ok(erased)
+            })
+        })
+    }
+
+    fn forgotten_after(&self, after: i64, timeout: Duration) -> Result<Vec<(i64, NumberKey)>, StoreError> {
+        self.with_connection(timeout, |connection, dialect| {
+            let sql =
+                format!("SELECT id, number_key FROM sticky_forget WHERE id > ? ORDER BY id{}", dialect.limit(1000));
+            let cursor = connection.execute(&sql, &after, Some(seconds(timeout))).map_err(query_error)?;
+            let mut forgotten = Vec::new();
+            if let Some(mut cursor) = cursor {
+                let mut buffer = Vec::new();
+                while let Some(mut row) = cursor.next_row().map_err(query_error)? {
+                    let mut text = |column: u16| -> Result<String, StoreError> {
+                        buffer.clear();
+                        row.get_text(column, &mut buffer).map_err(query_error)?;
+                        Ok(String::from_utf8_lossy(&buffer).trim().to_string())
+                    };
+                    let id = text(1)?.parse().unwrap_or(0);
+                    if let Some(key) = NumberKey::from_stored(&text(2)?) {
+                        forgotten.push((id, key));
+                    }
+                }
             }
-            connection.set_autocommit(false).map_err(query_error)?;
-            let result = insert_rows(connection, dialect, contacts, timeout);
-            let finish = if result.is_ok() { connection.commit() } else { connection.rollback() };
-            let restore = connection.set_autocommit(true);
-            result?;
-            finish.map_err(query_error)?;
-            restore.map_err(query_error)
+            Ok(forgotten)
+        })
+    }
+
+    fn last_forget_id(&self, timeout: Duration) -> Result<i64, StoreError> {
+        self.with_connection(timeout, |connection, _| max_id(connection, "sticky_forget", timeout))
+    }
+
+    fn prune(&self, before: i64, limit: usize, timeout: Duration) -> Result<usize, StoreError> {
+        self.with_connection(timeout, |connection, dialect| {
+            let erased = affected(connection, &dialect.prune(limit), &before, timeout)?;
+            // What other servers had to see of a forgotten number: a day is plenty.
+            let day_ago = crate::time::now_ms() - 86_400_000;
+            affected(connection, "DELETE FROM sticky_forget WHERE forgotten_at < ?", &day_ago, timeout)?;
+            Ok(erased)
         })
     }
 
@@ -373,21 +383,7 @@ impl Store for OdbcStore {
     }
 
     fn last_id(&self, timeout: Duration) -> Result<i64, StoreError> {
-        self.with_connection(timeout, |connection, _| {
-            let cursor = connection
-                .execute("SELECT MAX(id) FROM sticky_history", (), Some(seconds(timeout)))
-                .map_err(query_error)?;
-            let mut last = 0;
-            if let Some(mut cursor) = cursor {
-                if let Some(mut row) = cursor.next_row().map_err(query_error)? {
-                    let mut buffer = Vec::new();
-                    if row.get_text(1, &mut buffer).map_err(query_error)? {
-                        last = String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            Ok(last)
-        })
+        self.with_connection(timeout, |connection, _| max_id(connection, "sticky_history", timeout))
     }
 
     fn describe(&self) -> String {
@@ -400,28 +396,5 @@ impl Store for OdbcStore {
 
     fn close(&self, deadline: Instant) -> bool {
         self.pool.close(deadline)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dialects_from_driver_names() {
-        assert_eq!(Dialect::from_dbms_name("SQLite"), Dialect::Sqlite);
-        assert_eq!(Dialect::from_dbms_name("PostgreSQL"), Dialect::Postgres);
-        assert_eq!(Dialect::from_dbms_name("MariaDB"), Dialect::MySql);
-        assert_eq!(Dialect::from_dbms_name("MySQL"), Dialect::MySql);
-        assert_eq!(Dialect::from_dbms_name("Microsoft SQL Server"), Dialect::Generic);
-    }
-
-    #[test]
-    fn statements_bind_every_value() {
-        for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql, Dialect::Generic] {
-            assert_eq!(dialect.insert(1).matches('?').count(), 9, "{dialect:?}");
-            assert_eq!(dialect.insert(3).matches('?').count(), 27, "{dialect:?}");
-            assert!(dialect.schema().iter().all(|s| !s.contains('?')));
-        }
     }
 }

@@ -10,6 +10,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::journal::Ticket;
 use crate::routing::contact::Contact;
+use crate::routing::number::NumberKey;
 
 /// A contact waiting, with its place in the journal (if it has one).
 pub type Waiting = (Contact, Option<Ticket>);
@@ -69,6 +70,22 @@ impl Pending {
         for waiting in batch.into_iter().rev() {
             queue.push_front(waiting);
         }
+    }
+
+    /// Takes every waiting contact of `key` out (the number is forgotten);
+    /// their journal tickets. Contacts in a batch being written are not
+    /// reached: the caller erases the store after this.
+    pub fn purge(&self, key: &NumberKey) -> Vec<Ticket> {
+        let mut queue = self.queue.lock();
+        let mut tickets = Vec::new();
+        queue.retain(|(contact, ticket)| {
+            let keep = &contact.number != key;
+            if !keep {
+                tickets.extend(*ticket);
+            }
+            keep
+        });
+        tickets
     }
 
     /// Wakes a writer waiting in `take` (it is being stopped).

@@ -40,6 +40,20 @@ pub trait Store: Send + Sync {
     /// Writes contacts; one already stored (same call id) is skipped.
     fn insert(&self, contacts: &[Contact], timeout: Duration) -> Result<(), StoreError>;
 
+    /// Erases every contact of `key` and leaves a note (`sticky_forget`) so
+    /// that other servers drop it from their caches; the contacts erased.
+    fn forget(&self, key: &NumberKey, at: i64, timeout: Duration) -> Result<usize, StoreError>;
+
+    /// Notes of forgotten numbers with an id above `after`, in id order.
+    fn forgotten_after(&self, after: i64, timeout: Duration) -> Result<Vec<(i64, NumberKey)>, StoreError>;
+
+    /// The highest id of the notes of forgotten numbers (0: none).
+    fn last_forget_id(&self, timeout: Duration) -> Result<i64, StoreError>;
+
+    /// Erases up to `limit` contacts that started before `before` (and old
+    /// notes of forgotten numbers); the contacts erased.
+    fn prune(&self, before: i64, limit: usize, timeout: Duration) -> Result<usize, StoreError>;
+
     /// Rows with an id above `after`, in id order, at most `limit`.
     fn rows_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<Vec<Row>, StoreError>;
 
@@ -71,6 +85,7 @@ pub mod memory {
     #[derive(Default)]
     pub struct MemoryStore {
         rows: Mutex<Vec<Row>>,
+        forgotten: Mutex<Vec<(i64, NumberKey)>>,
         pub down: AtomicBool,
         pub reads: std::sync::atomic::AtomicU64,
         /// Every call sleeps this long first (a slow database).
@@ -157,6 +172,36 @@ pub mod memory {
                 }
             }
             Ok(())
+        }
+
+        fn forget(&self, key: &NumberKey, _at: i64, _: Duration) -> Result<usize, StoreError> {
+            self.check()?;
+            let mut rows = self.rows.lock();
+            let before = rows.len();
+            rows.retain(|(_, c)| &c.number != key);
+            let mut forgotten = self.forgotten.lock();
+            let id = forgotten.len() as i64 + 1;
+            forgotten.push((id, key.clone()));
+            Ok(before - rows.len())
+        }
+
+        fn forgotten_after(&self, after: i64, _: Duration) -> Result<Vec<(i64, NumberKey)>, StoreError> {
+            self.check()?;
+            Ok(self.forgotten.lock().iter().filter(|(id, _)| *id > after).cloned().collect())
+        }
+
+        fn last_forget_id(&self, _: Duration) -> Result<i64, StoreError> {
+            self.check()?;
+            Ok(self.forgotten.lock().len() as i64)
+        }
+
+        fn prune(&self, before: i64, limit: usize, _: Duration) -> Result<usize, StoreError> {
+            self.check()?;
+            let mut rows = self.rows.lock();
+            let old: Vec<i64> =
+                rows.iter().filter(|(_, c)| c.started_at < before).take(limit).map(|(id, _)| *id).collect();
+            rows.retain(|(id, _)| !old.contains(id));
+            Ok(old.len())
         }
 
         fn rows_after(&self, after: i64, limit: usize, _: Duration) -> Result<Vec<Row>, StoreError> {

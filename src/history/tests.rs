@@ -21,6 +21,7 @@ fn settings(node: &str) -> Settings {
         sync_interval: Some(Duration::from_millis(50)),
         node: Arc::from(node),
         agents: AgentRule::default(),
+        retention: None,
     }
 }
 
@@ -60,7 +61,7 @@ fn lookup(number: &str, window: Duration) -> Lookup {
     Lookup {
         key: key(number),
         window,
-        filter: Filter { direction: None, outbound_dispositions: vec![Disposition::Answered] },
+        filter: Filter { direction: None, outbound_dispositions: vec![Disposition::Answered], scope: None },
         first: false,
     }
 }

@@ -37,7 +37,13 @@ pub struct BackendSettings {
     pub workers: u32,
     pub query_timeout: Duration,
     pub sync_interval: Option<Duration>,
+    /// Contacts older than this are pruned; `None`: kept.
+    pub retention: Option<Duration>,
 }
+
+/// How often old contacts are pruned, and how many per statement.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+const PRUNE_BATCH: usize = 1000;
 
 /// Threads started together and waited for together, each by name.
 #[derive(Default)]
@@ -113,15 +119,21 @@ impl Backend {
         }
         let timeout = settings.query_timeout.max(Duration::from_secs(2));
         {
-            let (store, shared, stop_flag) = (store.clone(), shared.clone(), stop.clone());
+            let (store, shared, stop_flag, journal) = (store.clone(), shared.clone(), stop.clone(), journal.clone());
             crew.spawn("sticky-writer".into(), stop.clone(), move || {
                 writer(&*store, &shared, &journal, &stop_flag, timeout)
             });
         }
         if let Some(interval) = settings.sync_interval {
-            let (store, shared, stop_flag) = (store.clone(), shared.clone(), stop.clone());
+            let (store, shared, stop_flag, journal) = (store.clone(), shared.clone(), stop.clone(), journal.clone());
             crew.spawn("sticky-sync".into(), stop.clone(), move || {
-                poller(&*store, &shared, &stop_flag, interval, timeout)
+                poller(&*store, &shared, &journal, &stop_flag, interval, timeout)
+            });
+        }
+        if let Some(retention) = settings.retention {
+            let (store, shared, stop_flag) = (store.clone(), shared.clone(), stop.clone());
+            crew.spawn("sticky-prune".into(), stop.clone(), move || {
+                pruner(&*store, &shared, &stop_flag, retention, timeout)
             });
         }
         Backend { jobs: Mutex::new(Some(sender)), stop, crew }
@@ -269,15 +281,65 @@ pub fn read_back(shared: &Shared, journal: &Journal) {
     }
 }
 
+/// Erases contacts older than `retention`, a batch at a time (each a short
+/// statement, so writes and lookups never wait long), soon after the start
+/// and then every few minutes.
+fn pruner(store: &dyn Store, shared: &Shared, stop: &AtomicBool, retention: Duration, timeout: Duration) {
+    let mut wait = Duration::from_secs(2);
+    while !stop.load(Ordering::SeqCst) {
+        pause(stop, wait);
+        wait = PRUNE_EVERY;
+        let before = crate::time::now_ms() - retention.as_millis() as i64;
+        let mut erased = 0;
+        while !stop.load(Ordering::SeqCst) {
+            match store.prune(before, PRUNE_BATCH, timeout) {
+                Ok(count) => {
+                    erased += count;
+                    if count < PRUNE_BATCH {
+                        break;
+                    }
+                    pause(stop, Duration::from_millis(50));
+                }
+                Err(error) => {
+                    shared.note_failure(&error.to_string());
+                    break;
+                }
+            }
+        }
+        if erased > 0 {
+            log_notice!("res_sticky: pruned {erased} contact(s) older than the retention");
+        }
+    }
+}
+
 /// Follows the table's ids and adds contacts other servers wrote to the
-/// numbers this server has cached.
-fn poller(store: &dyn Store, shared: &Shared, stop: &AtomicBool, interval: Duration, timeout: Duration) {
+/// numbers this server has cached; drops numbers forgotten on any server.
+fn poller(
+    store: &dyn Store,
+    shared: &Shared,
+    journal: &Journal,
+    stop: &AtomicBool,
+    interval: Duration,
+    timeout: Duration,
+) {
     let mut seen_max: Option<i64> = None;
+    let mut forgets_seen: Option<i64> = None;
     let mut marks: VecDeque<(Instant, i64)> = VecDeque::new();
     while !stop.load(Ordering::SeqCst) {
         pause(stop, interval);
         if stop.load(Ordering::SeqCst) {
             return;
+        }
+        match forgets_seen {
+            None => forgets_seen = store.last_forget_id(timeout).ok(),
+            Some(seen) => {
+                if let Ok(forgotten) = store.forgotten_after(seen, timeout) {
+                    for (id, key) in forgotten {
+                        shared.forget_here(&key, journal);
+                        forgets_seen = Some(id.max(seen));
+                    }
+                }
+            }
         }
         let Some(max) = seen_max else {
             match store.last_id(timeout) {

@@ -21,15 +21,17 @@ pub fn begin(context: &CliContext, words: RangeInclusive<usize>) -> Result<Arc<R
     })
 }
 
-/// As [`begin`], for commands whose fourth word is a client number: the
-/// running module, its rules and the number's key.
+/// As [`begin`], for commands whose fourth word (the third for `sticky
+/// forget`) is a client number: the running module, its rules and the
+/// number's key.
 pub fn begin_with_number(
     context: &CliContext,
     words: RangeInclusive<usize>,
 ) -> Result<(Arc<Running>, Arc<Rules>, NumberKey), CliResult> {
     let running = begin(context, words)?;
     let rules = running.rules();
-    let number = context.argv.get(3).ok_or(CliResult::ShowUsage)?;
+    let at = if context.argv.get(1).is_some_and(|word| word == "forget") { 2 } else { 3 };
+    let number = context.argv.get(at).ok_or(CliResult::ShowUsage)?;
     match rules.keys().key(number) {
         Ok(key) => Ok((running, rules, key)),
         Err(reason) => {

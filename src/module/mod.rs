@@ -24,8 +24,10 @@ use crate::asterisk::application::ApplicationDef;
 use crate::asterisk::cli::CliCommand;
 use crate::asterisk::function::FunctionDef;
 use crate::asterisk::lifecycle::Surface;
+use crate::asterisk::stasis::{self, Subscription};
 use crate::log_notice;
 use crate::routing::contact::CdrRecord;
+use parking_lot::Mutex;
 
 /// res_sticky's whole surface.
 pub static SURFACE: Surface =
@@ -53,7 +55,7 @@ static CLI: &[CliCommand] = &[
     CliCommand {
         command: c"sticky show agent",
         summary: c"Show the sticky agent of a client number",
-        usage: c"Usage: sticky show agent <number> [window]\n       Shows the last agent (either direction, inbound, outbound), the first\n       agent within the window (default: window from sticky.conf), the\n       agent's device state and what STICKY_ROUTE would answer.\n",
+        usage: c"Usage: sticky show agent <number> [window [scope]]\n       Shows the last agent (either direction, inbound, outbound), the first\n       agent within the window (default: window from sticky.conf; in one\n       scope if given), the agent's device state and what STICKY_ROUTE\n       would answer.\n",
         handler: routing::show_agent,
     },
     CliCommand {
@@ -67,6 +69,18 @@ static CLI: &[CliCommand] = &[
         summary: c"Empty res_sticky's in-process cache",
         usage: c"Usage: sticky cache flush\n       Forgets every cached number; the next lookup of each reads the\n       history database again.\n",
         handler: routing::cache_flush,
+    },
+    CliCommand {
+        command: c"sticky show stats",
+        summary: c"Show STICKY_ROUTE's decisions and outcomes per scope",
+        usage: c"Usage: sticky show stats\n       Per scope, for the last hour and the last 24 hours: STICKY_ROUTE's\n       decisions by status, the routed calls the sticky agent answered (the\n       success rate), and the fallbacks (every call that took the usual\n       path). Kept in memory since the module loaded.\n",
+        handler: routing::show_stats,
+    },
+    CliCommand {
+        command: c"sticky forget",
+        summary: c"Erase a client's contact history",
+        usage: c"Usage: sticky forget <number>\n       Erases every contact of the number from the history database, this\n       server's cache and journal, and (within sync_interval) the cache of\n       every server sharing the database. Logged without the number.\n",
+        handler: routing::forget,
     },
     CliCommand {
         command: c"sticky import cdr",
@@ -100,11 +114,25 @@ fn on_cdr(record: CdrRecord) {
     routing::learn(&record);
 }
 
+/// What the module follows on Asterisk's message bus while it runs.
+static SUBSCRIPTIONS: Mutex<Vec<Subscription>> = Mutex::new(Vec::new());
+
 /// Load: reads sticky.conf and starts the history; the spool's leftovers
-/// are cleaned and mobile members found again.
+/// are cleaned, mobile members found again, and device states (for callers
+/// waiting for an agent) and STICKY_SCOPE (for the scope of contacts)
+/// followed.
 fn start() -> Result<(), String> {
     let (config, source) = running::read_config()?;
     running::start(config, source)?;
+    let followed = stasis::device_states(routing::device_changed)
+        .and_then(|states| Ok(vec![states, stasis::variables_set(routing::variable_set)?]));
+    match followed {
+        Ok(subscriptions) => *SUBSCRIPTIONS.lock() = subscriptions,
+        Err(error) => {
+            running::stop();
+            return Err(error);
+        }
+    }
     let stale = notice::spool().clean_staging();
     if stale > 0 {
         log_notice!("res_sticky: removed {stale} unfinished call file(s) from the notice staging directory");
@@ -121,6 +149,9 @@ fn reload() -> Result<(), String> {
 }
 
 fn stop() {
+    // Unsubscribing waits for the last message (never from a callback).
+    let subscriptions = std::mem::take(&mut *SUBSCRIPTIONS.lock());
+    drop(subscriptions);
     running::stop();
 }
 

@@ -1,9 +1,15 @@
 //! Sticky routing as Asterisk sees it: LAST_AGENT() and STICKY_ROUTE() in the
-//! dialplan, contacts learned from finished CDRs, and the `sticky show agent`,
-//! `sticky show history`, `sticky cache flush` and `sticky import cdr`
+//! dialplan (with waiting for a busy agent, an AMI event per decision and
+//! the figures of `sticky show stats`), contacts learned from finished CDRs
+//! in the scope of their call, and the `sticky show agent`, `sticky show
+//! history`, `sticky cache flush`, `sticky import cdr` and `sticky forget`
 //! commands.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
 
 use super::cli::{begin, begin_with_number};
 use super::running::{self, Rules, Running};
@@ -11,17 +17,39 @@ use crate::asterisk::channel::Channel;
 use crate::asterisk::cli::{CliContext, CliResult};
 use crate::asterisk::devstate::device_state;
 use crate::asterisk::function::ReadResult;
+use crate::asterisk::manager;
 use crate::asterisk::paths;
+use crate::asterisk::stasis::VarSet;
+use crate::asterisk::waiting::{Hold, Waker};
+use crate::caller::Hungup;
 use crate::config::dsn;
 use crate::history::import::{import, ImportReport};
 use crate::history::Lookup;
+use crate::routing::agent::interface_of;
 use crate::routing::contact::{CdrRecord, Contact};
-use crate::routing::decision::{verdict, RouteStatus};
-use crate::routing::query::{parse_arguments, parse_window, Arguments};
-use crate::routing::vocabulary::Direction;
+use crate::routing::decision::{verdict, RouteStatus, Verdict};
+use crate::routing::number::NumberKey;
+use crate::routing::query::{parse_arguments, parse_window, Arguments, WaitSound};
+use crate::routing::scope::{self, CallScopes};
+use crate::routing::stats::{self, Stats};
+use crate::routing::vocabulary::{Direction, Disposition};
+use crate::routing::waiting::{Waiters, Wake};
 use crate::text::shown;
 use crate::time::{format_duration, now_ms, server_time};
-use crate::{log_warning, verbose};
+use crate::{log_notice, log_warning, verbose};
+
+impl Wake for Waker {
+    fn wake(&self) {
+        Waker::wake(self)
+    }
+}
+
+/// Callers waiting for their busy agent.
+static WAITERS: Lazy<Waiters<Waker>> = Lazy::new(Waiters::default);
+/// The scopes of calls in progress.
+static CALL_SCOPES: Lazy<Mutex<CallScopes>> = Lazy::new(Default::default);
+/// STICKY_ROUTE's decisions and how routed calls ended.
+static STATS: Lazy<Mutex<Stats>> = Lazy::new(Default::default);
 
 enum Found {
     /// The number cannot be used.
@@ -30,29 +58,44 @@ enum Found {
     Failed,
 }
 
+/// What one call of LAST_AGENT / STICKY_ROUTE asked and found.
+struct Asked {
+    arguments: Arguments,
+    /// The number's key, when usable.
+    key: Option<NumberKey>,
+    /// The scope asked for (the argument, else the channel's STICKY_SCOPE).
+    scope: Option<Arc<str>>,
+    found: Found,
+    took: Duration,
+}
+
+/// The scope of a lookup: the argument, else the channel's `STICKY_SCOPE`.
+fn scope_of(function: &str, arguments: &Arguments, channel: Option<&Channel>) -> Result<Option<Arc<str>>, ()> {
+    if arguments.scope.is_some() {
+        return Ok(arguments.scope.clone());
+    }
+    let variable = channel.and_then(|channel| channel.variable("STICKY_SCOPE")).unwrap_or_default();
+    scope::parse(&variable).map_err(|error| log_warning!("{function}: STICKY_SCOPE: {error}"))
+}
+
 /// Parses the arguments and asks the history, blocking (under autoservice)
 /// only on a cache miss. `Err` for arguments the dialplan got wrong.
-fn find(
-    function: &str,
-    running: &Running,
-    rules: &Rules,
-    channel: Option<&Channel>,
-    data: &str,
-) -> Result<(Arguments, Found), ()> {
+fn find(function: &str, running: &Running, rules: &Rules, channel: Option<&Channel>, data: &str) -> Result<Asked, ()> {
     let arguments = parse_arguments(data, rules.config.general.window).map_err(|error| {
         log_warning!("{function}({}): {error}", shown(data));
     })?;
+    let scope = scope_of(function, &arguments, channel)?;
     let key = match rules.keys().key(&arguments.number) {
         Ok(key) => key,
         Err(reason) => {
             verbose!(3, "{function}: number '{}' unusable ({reason})", shown(&arguments.number));
-            return Ok((arguments, Found::Invalid));
+            return Ok(Asked { arguments, key: None, scope, found: Found::Invalid, took: Duration::ZERO });
         }
     };
     let lookup = Lookup {
-        key,
+        key: key.clone(),
         window: arguments.window,
-        filter: rules.filter(arguments.options.direction),
+        filter: rules.filter(arguments.options.direction, scope.clone()),
         first: arguments.options.first,
     };
     let started = Instant::now();
@@ -63,7 +106,8 @@ fn find(
             None => running.history.fetch(&lookup),
         },
     };
-    running.history.record_latency(started.elapsed());
+    let took = started.elapsed();
+    running.history.record_latency(took);
     let found = match answer {
         Ok(contact) => Found::Contact(contact),
         Err(error) => {
@@ -71,79 +115,224 @@ fn find(
             Found::Failed
         }
     };
-    Ok((arguments, found))
+    Ok(Asked { arguments, key: Some(key), scope, found, took })
 }
 
-/// `LAST_AGENT(number[,window[,options]])`.
+/// `LAST_AGENT(number[,window[,options[,scope]]])`.
 pub(super) fn last_agent(channel: Option<&Channel>, data: &str) -> ReadResult {
     let running = running::current().ok_or(())?;
     let rules = running.rules();
-    let (arguments, found) = find("LAST_AGENT", &running, &rules, channel, data)?;
-    Ok(match found {
-        Found::Contact(Some(contact)) if arguments.options.interface => contact.agent.interface.to_string(),
+    let asked = find("LAST_AGENT", &running, &rules, channel, data)?;
+    Ok(match asked.found {
+        Found::Contact(Some(contact)) if asked.arguments.options.interface => contact.agent.interface.to_string(),
         Found::Contact(Some(contact)) => contact.agent.id.to_string(),
         _ => String::new(),
     })
 }
 
-fn set_route_variables(channel: Option<&Channel>, status: RouteStatus, agent: &str, interface: &str) {
+/// Sets STICKY_AGENT, STICKY_INTERFACE and STICKY_STATUS, raises the
+/// StickyRoute AMI event and counts the decision.
+fn decided(channel: Option<&Channel>, asked: Option<&Asked>, status: RouteStatus, contact: Option<&Contact>) {
+    let (agent, interface) =
+        contact.map_or((Arc::from(""), Arc::from("")), |c| (c.agent.id.clone(), c.agent.interface.clone()));
+    let scope: Arc<str> = asked.and_then(|a| a.scope.clone()).unwrap_or_else(|| Arc::from(""));
+    let (uniqueid, linkedid) = channel.map(Channel::ids).unwrap_or_default();
     if let Some(channel) = channel {
-        channel.set_variable("STICKY_AGENT", agent);
-        channel.set_variable("STICKY_INTERFACE", interface);
+        channel.set_variable("STICKY_AGENT", &agent);
+        channel.set_variable("STICKY_INTERFACE", &interface);
         channel.set_variable("STICKY_STATUS", status.as_str());
     }
+    let number = asked.and_then(|a| a.key.as_ref()).map(NumberKey::to_string).unwrap_or_default();
+    let micros = asked.map_or(0, |a| a.took.as_micros()).to_string();
+    let name = channel.map(Channel::name).unwrap_or_default();
+    manager::event(
+        "StickyRoute",
+        &[
+            ("Channel", &name),
+            ("Uniqueid", &uniqueid),
+            ("Number", &number),
+            ("Scope", &scope),
+            ("Agent", &agent),
+            ("Interface", &interface),
+            ("Status", status.as_str()),
+            ("LookupMicros", &micros),
+        ],
+    );
+    STATS.lock().decided(now_ms(), &scope, status, &linkedid, &interface);
 }
 
-/// `STICKY_ROUTE(number[,window[,options]])`.
+/// `STICKY_ROUTE(number[,window[,options[,scope]]])`.
 pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult {
     let running = running::current().ok_or(())?;
     let rules = running.rules();
-    let (_, found) = find("STICKY_ROUTE", &running, &rules, channel, data).inspect_err(|_| {
-        set_route_variables(channel, RouteStatus::Invalid, "", "");
+    let asked = find("STICKY_ROUTE", &running, &rules, channel, data).inspect_err(|_| {
+        decided(channel, None, RouteStatus::Invalid, None);
     })?;
-    let contact = match found {
-        Found::Contact(Some(contact)) => contact,
+    let contact = match &asked.found {
+        Found::Contact(Some(contact)) => contact.clone(),
         other => {
             let status = match other {
                 Found::Invalid => RouteStatus::Invalid,
                 Found::Failed => RouteStatus::Error,
                 _ => RouteStatus::NoHistory,
             };
-            set_route_variables(channel, status, "", "");
+            decided(channel, Some(&asked), status, None);
             return Ok(String::new());
         }
     };
-    let decided = verdict(&contact.agent, &rules.availability(), device_state);
+    let mut decision = verdict(&contact.agent, &rules.availability(), device_state);
+    if let (RouteStatus::Busy, Some(wait), Some(channel)) = (decision.status, asked.arguments.options.wait, channel) {
+        decision = match wait_for_agent(channel, &rules, &contact, decision, wait, asked.arguments.options.sound) {
+            Ok(decision) => decision,
+            Err(Hungup) => {
+                decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact));
+                return Ok(String::new());
+            }
+        };
+    }
     verbose!(
         3,
         "STICKY_ROUTE({}): agent {} on {} is {}: {}",
         contact.number,
         contact.agent.id,
-        decided.device,
-        decided.state,
-        decided.status.as_str()
+        decision.device,
+        decision.state,
+        decision.status.as_str()
     );
-    set_route_variables(channel, decided.status, &contact.agent.id, &contact.agent.interface);
-    Ok(decided.dial.unwrap_or_default())
+    decided(channel, Some(&asked), decision.status, Some(&contact));
+    Ok(decision.dial.unwrap_or_default())
 }
 
-/// Turns a finished CDR into a contact, if it is one.
+/// Holds the caller (music or ringing) until the busy agent's device becomes
+/// available — woken by the device-state change, the longest-waiting caller
+/// first — or `wait` passes. The verdict when it ended.
+fn wait_for_agent(
+    channel: &Channel,
+    rules: &Rules,
+    contact: &Contact,
+    busy: Verdict,
+    wait: Duration,
+    sound: WaitSound,
+) -> Result<Verdict, Hungup> {
+    let until = Instant::now() + wait;
+    let waiter = WAITERS.join(&busy.device, channel.waker());
+    let _hold = match sound {
+        WaitSound::Music => channel.hold_music(),
+        WaitSound::Ringing => channel.hold_ringing(),
+        WaitSound::Nothing => Hold::Nothing,
+    };
+    verbose!(3, "STICKY_ROUTE: {} waits up to {} for {}", channel.name(), format_duration(wait), busy.device);
+    // The agent may have come free between the verdict and joining.
+    let mut decision = verdict(&contact.agent, &rules.availability(), device_state);
+    let result = loop {
+        if decision.status == RouteStatus::Routed {
+            break Ok(decision);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break Ok(decision);
+        }
+        if let Err(hungup) = channel.wait_for_flag(&waiter.released, left) {
+            break Err(hungup);
+        }
+        decision = verdict(&contact.agent, &rules.availability(), device_state);
+        if waiter.released.load(std::sync::atomic::Ordering::SeqCst) && decision.status != RouteStatus::Routed {
+            // Taken again before this caller got there: first in line still.
+            WAITERS.wait_again(&waiter);
+        }
+    };
+    WAITERS.leave(&waiter);
+    result
+}
+
+/// A device's new state: a caller waiting for it may try it.
+pub(super) fn device_changed(device: &str, state: crate::routing::vocabulary::DeviceState) {
+    let Some(running) = running::current() else {
+        return;
+    };
+    if running.rules().config.general.available_states.contains(&state) {
+        WAITERS.available(device);
+    }
+}
+
+/// A channel variable was set: `STICKY_SCOPE` gives its call a scope.
+pub(super) fn variable_set(set: VarSet) {
+    if !scope::is_scope_variable(&set.name) {
+        return;
+    }
+    if let Err(error) = CALL_SCOPES.lock().set(&set.linkedid, &set.value, now_ms()) {
+        log_warning!("res_sticky: STICKY_SCOPE on call {}: {error}", set.linkedid);
+    }
+}
+
+/// Turns a finished CDR into a contact, in the scope of its call, and
+/// follows routed calls to see whether their agent answered.
 pub(super) fn learn(record: &CdrRecord) {
     let Some(running) = running::current() else {
         return;
     };
+    let now = now_ms();
+    let answered = record.disposition == Some(Disposition::Answered);
+    STATS.lock().call_record(now, &record.linkedid, interface_of(&record.dstchannel), answered);
+    let scope = {
+        let mut scopes = CALL_SCOPES.lock();
+        scopes.prune(now);
+        scopes.of(&record.linkedid)
+    };
+    let record = CdrRecord { scope, ..record.clone() };
     let rules = running.rules();
-    if let Some(contact) = rules.learn.contact(record, &rules.node) {
+    if let Some(contact) = rules.learn.contact(&record, &rules.node) {
         verbose!(
             4,
-            "res_sticky: learned {} contact {} <-> agent {} ({})",
+            "res_sticky: learned {} contact {} <-> agent {} ({}{})",
             contact.direction.as_str(),
             contact.number,
             contact.agent.id,
-            contact.disposition
+            contact.disposition,
+            if contact.scope.is_empty() { String::new() } else { format!(", scope {}", contact.scope) }
         );
         running.history.learn(contact);
     }
+}
+
+/// `sticky forget <number>`.
+pub(super) fn forget(context: &CliContext) -> CliResult {
+    let (running, _, key) = match begin_with_number(context, 3..=3) {
+        Ok(begun) => begun,
+        Err(answer) => return answer,
+    };
+    match running.history.forget(&key) {
+        Ok(erased) => {
+            context.write(&format!(
+                "Forgot number key {key}: {erased} stored contact(s) erased; cached and journaled ones dropped \
+                 here, and on every server sharing the database within its sync_interval\n"
+            ));
+            // Who and when, nothing about the number.
+            log_notice!("res_sticky: a client's history was forgotten at the CLI ({erased} stored contacts erased)");
+            CliResult::Success
+        }
+        Err(error) => {
+            context.write(&format!(
+                "Dropped the number here, but the history database could not be reached ({error}): nothing in it \
+                 was erased; run sticky forget again when it is back\n"
+            ));
+            log_warning!("res_sticky: forgetting a client's history failed in the database: {error}");
+            CliResult::Failure
+        }
+    }
+}
+
+/// `sticky show stats`.
+pub(super) fn show_stats(context: &CliContext) -> CliResult {
+    if let Err(answer) = begin(context, 3..=3) {
+        return answer;
+    }
+    let mut stats = STATS.lock();
+    let rows = stats.report(now_ms());
+    let mut text = stats::render(&rows, stats.following());
+    text.push_str(&format!("{} caller(s) waiting for their agent now\n", WAITERS.len()));
+    context.write(&text);
+    CliResult::Success
 }
 
 fn describe(contact: &Option<Contact>) -> String {
@@ -162,7 +351,7 @@ fn describe(contact: &Option<Contact>) -> String {
 
 /// `sticky show agent <number> [window]`.
 pub(super) fn show_agent(context: &CliContext) -> CliResult {
-    let (running, rules, key) = match begin_with_number(context, 4..=5) {
+    let (running, rules, key) = match begin_with_number(context, 4..=6) {
         Ok(begun) => begun,
         Err(answer) => return answer,
     };
@@ -177,10 +366,22 @@ pub(super) fn show_agent(context: &CliContext) -> CliResult {
         },
         None => general.window,
     };
-    let ask = |direction: Option<Direction>, first: bool| {
-        running.history.lookup(&Lookup { key: key.clone(), window, filter: rules.filter(direction), first })
+    let scope = match scope::parse(context.argv.get(5).map(String::as_str).unwrap_or("")) {
+        Ok(scope) => scope,
+        Err(error) => {
+            context.write(&format!("{error}\n"));
+            return CliResult::ShowUsage;
+        }
     };
-    let mut out = format!("Number key {key}, window {}\n", format_duration(window));
+    let ask = |direction: Option<Direction>, first: bool| {
+        let filter = rules.filter(direction, scope.clone());
+        running.history.lookup(&Lookup { key: key.clone(), window, filter, first })
+    };
+    let mut out = format!(
+        "Number key {key}, window {}{}\n",
+        format_duration(window),
+        scope.as_ref().map(|s| format!(", scope {s}")).unwrap_or_default()
+    );
     let mut last = None;
     for (label, direction, first) in [
         ("Last agent:", None, false),
@@ -225,17 +426,18 @@ pub(super) fn show_history(context: &CliContext) -> CliResult {
         out.push_str(&format!("  (the database could not be read: {error}; showing cached contacts only)\n"));
     }
     out.push_str(&format!(
-        "  {:<19}  {:<3}  {:<11}  {:<10}  {:<24}  {}\n",
-        "Started", "Dir", "Disposition", "Agent", "Interface", "Node"
+        "  {:<19}  {:<3}  {:<11}  {:<10}  {:<24}  {:<12}  {}\n",
+        "Started", "Dir", "Disposition", "Agent", "Interface", "Scope", "Node"
     ));
     for c in &contacts {
         out.push_str(&format!(
-            "  {:<19}  {:<3}  {:<11}  {:<10}  {:<24}  {}\n",
+            "  {:<19}  {:<3}  {:<11}  {:<10}  {:<24}  {:<12}  {}\n",
             server_time(c.started_at),
             c.direction.as_str(),
             c.disposition.as_str(),
             c.agent.id,
             c.agent.interface,
+            if c.scope.is_empty() { "-" } else { &c.scope },
             c.node
         ));
     }

@@ -44,7 +44,8 @@ impl Rules {
         let connection = connection_string(general);
         let notice_allow = crate::notice::allow_pattern(&config.notice)?;
         let notice_zone = crate::notice::zone(&config.notice);
-        Ok(Rules { learn: LearnRule { keys, agents }, node, connection, notice_allow, notice_zone, config })
+        let learn = LearnRule { keys, agents, scope_from_queue: general.scope_from_queue };
+        Ok(Rules { learn, node, connection, notice_allow, notice_zone, config })
     }
 
     pub fn keys(&self) -> KeyRule {
@@ -61,8 +62,8 @@ impl Rules {
         }
     }
 
-    pub fn filter(&self, direction: Option<Direction>) -> Filter {
-        Filter { direction, outbound_dispositions: self.config.general.outbound_dispositions.clone() }
+    pub fn filter(&self, direction: Option<Direction>, scope: Option<Arc<str>>) -> Filter {
+        Filter { direction, outbound_dispositions: self.config.general.outbound_dispositions.clone(), scope }
     }
 
     fn settings(&self) -> Settings {
@@ -75,6 +76,7 @@ impl Rules {
             sync_interval: general.sync_interval,
             node: self.node.clone(),
             agents: self.learn.agents.clone(),
+            retention: general.retention,
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct Contact {
     pub call_id: String,
     /// The client's number as seen (digits, optional `+`), to call back.
     pub client: String,
+    /// The scope of the call it was learned from; empty: none.
+    pub scope: Arc<str>,
 }
 
 /// One row of the history table, as text.
@@ -34,6 +36,7 @@ pub struct StoredRow {
     pub node: String,
     pub call_id: String,
     pub client: String,
+    pub scope: String,
 }
 
 impl Contact {
@@ -44,6 +47,7 @@ impl Contact {
             return None;
         }
         let number = NumberKey::from_stored(&row.number)?;
+        let scope = super::scope::parse(&row.scope).ok()?.unwrap_or_else(|| Arc::from(""));
         let client = match client_digits(&row.client) {
             Some(client) => client,
             None => number.as_str().to_string(),
@@ -57,6 +61,7 @@ impl Contact {
             node: Arc::from(row.node.as_str()),
             call_id: row.call_id.clone(),
             client,
+            scope,
         })
     }
 }
@@ -81,6 +86,7 @@ pub fn test_contact(agent: &str, direction: Direction, disposition: Disposition,
         node: Arc::from("n"),
         call_id: format!("{agent}:{at}"),
         client: "+79123456789".into(),
+        scope: Arc::from(""),
     }
 }
 
@@ -98,6 +104,13 @@ pub struct CdrRecord {
     /// Set for records imported from a `cdr` table, whose rows have no
     /// sequence number; live records derive theirs from uniqueid and sequence.
     pub call_id: Option<String>,
+    /// The id all channels of one call share.
+    pub linkedid: String,
+    /// The last application of party A and its data (`Queue`, `support,t`).
+    pub lastapp: String,
+    pub lastdata: String,
+    /// The call's scope (`STICKY_SCOPE`), when the module saw it set.
+    pub scope: Option<Arc<str>>,
 }
 
 /// What makes a CDR a contact.
@@ -105,6 +118,8 @@ pub struct CdrRecord {
 pub struct LearnRule {
     pub keys: KeyRule,
     pub agents: AgentRule,
+    /// A call in a queue without `STICKY_SCOPE` takes the queue's name.
+    pub scope_from_queue: bool,
 }
 
 impl LearnRule {
@@ -137,6 +152,11 @@ impl LearnRule {
             Some(call_id) => call_id.clone(),
             None => format!("{node}:{}:{}", record.uniqueid, record.sequence),
         };
+        let queue = || {
+            (self.scope_from_queue && record.lastapp.eq_ignore_ascii_case("Queue"))
+                .then(|| super::scope::of_queue(&record.lastdata))
+        };
+        let scope = record.scope.clone().or_else(|| queue().flatten()).unwrap_or_else(|| Arc::from(""));
         Some(Contact {
             number,
             agent,
@@ -146,6 +166,7 @@ impl LearnRule {
             node: node.clone(),
             call_id: call_id.chars().take(190).collect(),
             client,
+            scope,
         })
     }
 }
@@ -155,7 +176,11 @@ mod tests {
     use super::*;
 
     fn rule() -> LearnRule {
-        LearnRule { keys: KeyRule { match_digits: 10, min_digits: 7 }, agents: AgentRule::default() }
+        LearnRule {
+            keys: KeyRule { match_digits: 10, min_digits: 7 },
+            agents: AgentRule::default(),
+            scope_from_queue: false,
+        }
     }
 
     fn record(src: &str, dst: &str, channel: &str, dstchannel: &str, disposition: Disposition) -> CdrRecord {
@@ -169,6 +194,7 @@ mod tests {
             uniqueid: "1700000000.1".into(),
             sequence: 3,
             call_id: None,
+            ..CdrRecord::default()
         }
     }
 
@@ -219,6 +245,20 @@ mod tests {
     }
 
     #[test]
+    fn contacts_take_the_scope_of_their_call_or_queue() {
+        let queued = CdrRecord {
+            lastapp: "Queue".into(),
+            lastdata: "support,tT,,,30".into(),
+            ..record("79123456789", "s", "PJSIP/trunk-1", "Local/101@from-queue-0000000a;1", Disposition::Answered)
+        };
+        assert_eq!(&*rule().contact(&queued, &node()).unwrap().scope, "", "scope_from_queue is off");
+        let from_queue = LearnRule { scope_from_queue: true, ..rule() };
+        assert_eq!(&*from_queue.contact(&queued, &node()).unwrap().scope, "support");
+        let scoped = CdrRecord { scope: Some(Arc::from("sales")), ..queued };
+        assert_eq!(&*from_queue.contact(&scoped, &node()).unwrap().scope, "sales", "STICKY_SCOPE wins");
+    }
+
+    #[test]
     fn an_agent_leg_without_a_called_party_is_not_a_contact() {
         let alone = record("103", "79120000003", "PJSIP/103-00000005", "", Disposition::Answered);
         assert!(rule().contact(&alone, &node()).is_none());
@@ -254,6 +294,7 @@ mod tests {
             node: "n".into(),
             call_id: "c".into(),
             client: "+79123456789".into(),
+            scope: String::new(),
         };
         assert_eq!(Contact::from_row(&row).unwrap().client, "+79123456789");
         let old = StoredRow { client: String::new(), ..row.clone() };
@@ -261,6 +302,8 @@ mod tests {
         assert!(Contact::from_row(&StoredRow { agent_id: "101&x".into(), ..row.clone() }).is_none());
         assert!(Contact::from_row(&StoredRow { direction: "sideways".into(), ..row.clone() }).is_none());
         assert!(Contact::from_row(&StoredRow { number: "x".into(), ..row.clone() }).is_none());
+        assert!(Contact::from_row(&StoredRow { scope: "sales;x".into(), ..row.clone() }).is_none());
+        assert_eq!(&*Contact::from_row(&StoredRow { scope: "sales".into(), ..row.clone() }).unwrap().scope, "sales");
         assert_eq!(Contact::from_row(&StoredRow { client: "7912;x".into(), ..row }).unwrap().client, "9123456789");
     }
 }

@@ -13,6 +13,8 @@ pub enum RouteStatus {
     Unavailable,
     Invalid,
     Error,
+    /// The caller hung up while waiting for the agent (`w(N)`).
+    Hangup,
 }
 
 impl RouteStatus {
@@ -24,6 +26,7 @@ impl RouteStatus {
             RouteStatus::Unavailable => "UNAVAILABLE",
             RouteStatus::Invalid => "INVALID",
             RouteStatus::Error => "ERROR",
+            RouteStatus::Hangup => "HANGUP",
         }
     }
 }

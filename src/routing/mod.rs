@@ -5,4 +5,7 @@ pub mod contact;
 pub mod decision;
 pub mod number;
 pub mod query;
+pub mod scope;
+pub mod stats;
 pub mod vocabulary;
+pub mod waiting;

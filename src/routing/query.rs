@@ -1,10 +1,26 @@
 //! The arguments of LAST_AGENT / STICKY_ROUTE and which contacts answer them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::contact::Contact;
 use super::vocabulary::{Direction, Disposition};
 use crate::time::parse_duration_in;
+
+/// What a caller waiting for a busy agent hears (`w(N)`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WaitSound {
+    /// Whatever the channel was doing.
+    #[default]
+    Nothing,
+    /// `m`: music on hold.
+    Music,
+    /// `r`: ringing.
+    Ringing,
+}
+
+/// The longest a caller may wait for a busy agent.
+pub const MAX_WAIT: Duration = Duration::from_secs(600);
 
 /// `options` of the functions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,17 +31,42 @@ pub struct Options {
     pub first: bool,
     /// `n`: answer with the interface instead of the id.
     pub interface: bool,
+    /// `w(N)`: STICKY_ROUTE waits up to this long for a busy agent.
+    pub wait: Option<Duration>,
+    pub sound: WaitSound,
 }
 
 pub fn parse_options(text: &str) -> Result<Options, String> {
     let mut options = Options::default();
     let (mut inbound, mut outbound) = (false, false);
-    for c in text.trim().chars() {
+    let mut chars = text.trim().chars();
+    while let Some(c) = chars.next() {
         match c {
             'i' => inbound = true,
             'o' => outbound = true,
             'f' => options.first = true,
             'n' => options.interface = true,
+            'm' => options.sound = WaitSound::Music,
+            'r' => options.sound = WaitSound::Ringing,
+            'w' => {
+                let rest = chars.as_str();
+                let seconds = rest
+                    .strip_prefix('(')
+                    .and_then(|rest| rest.split_once(')'))
+                    .ok_or("option w needs seconds: w(30)")?;
+                let (number, after) = seconds;
+                let wait = match number.trim().parse::<u64>() {
+                    Ok(n)
+                        if (1..=MAX_WAIT.as_secs()).contains(&n)
+                            && number.trim().bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        Duration::from_secs(n)
+                    }
+                    _ => return Err(format!("w({}): seconds from 1 to {}", number.escape_debug(), MAX_WAIT.as_secs())),
+                };
+                options.wait = Some(wait);
+                chars = after.chars();
+            }
             other => return Err(format!("unknown option '{}'", other.escape_debug())),
         }
     }
@@ -46,23 +87,28 @@ pub fn parse_window(text: &str, default: Duration) -> Result<Duration, String> {
         .map_err(|error| format!("bad window: {error}"))
 }
 
-/// `number[,window[,options]]`, split as Asterisk splits function arguments
-/// (on commas; a fourth argument is an error rather than ignored).
+/// `number[,window[,options[,scope]]]`, split as Asterisk splits function
+/// arguments (on commas; a fifth argument is an error rather than ignored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arguments {
     pub number: String,
     pub window: Duration,
     pub options: Options,
+    /// The scope asked for; `None`: the channel's `STICKY_SCOPE`, else all.
+    pub scope: Option<Arc<str>>,
 }
 
 pub fn parse_arguments(data: &str, default_window: Duration) -> Result<Arguments, String> {
+    // Commas inside w(…) are not separators; there are none in valid
+    // options, so a plain split is right.
     let parts: Vec<&str> = data.split(',').collect();
-    if parts.len() > 3 {
-        return Err(format!("expected number[,window[,options]], got {} arguments", parts.len()));
+    if parts.len() > 4 {
+        return Err(format!("expected number[,window[,options[,scope]]], got {} arguments", parts.len()));
     }
     let window = parse_window(parts.get(1).copied().unwrap_or(""), default_window)?;
     let options = parse_options(parts.get(2).copied().unwrap_or(""))?;
-    Ok(Arguments { number: parts[0].trim().to_string(), window, options })
+    let scope = super::scope::parse(parts.get(3).copied().unwrap_or(""))?;
+    Ok(Arguments { number: parts[0].trim().to_string(), window, options, scope })
 }
 
 /// What one lookup asks of the history.
@@ -70,13 +116,18 @@ pub fn parse_arguments(data: &str, default_window: Duration) -> Result<Arguments
 pub struct Filter {
     pub direction: Option<Direction>,
     pub outbound_dispositions: Vec<Disposition>,
+    /// Only contacts of this scope; `None`: every scope.
+    pub scope: Option<Arc<str>>,
 }
 
 impl Filter {
     /// Inbound contacts count when answered; outbound ones with the
-    /// configured dispositions.
+    /// configured dispositions; a scope asked for must match.
     pub fn accepts(&self, contact: &Contact) -> bool {
         if self.direction.is_some_and(|direction| direction != contact.direction) {
+            return false;
+        }
+        if self.scope.as_ref().is_some_and(|scope| *scope != contact.scope) {
             return false;
         }
         match contact.direction {
@@ -116,8 +167,23 @@ mod tests {
     }
 
     #[test]
+    fn scopes_and_waiting() {
+        let args = parse_arguments("79123456789,1h,w(20)m,sales", DAY).unwrap();
+        assert_eq!(args.options.wait, Some(Duration::from_secs(20)));
+        assert_eq!(args.options.sound, WaitSound::Music);
+        assert_eq!(args.scope.as_deref(), Some("sales"));
+        let args = parse_arguments("79123456789,,rw(5)i", DAY).unwrap();
+        assert_eq!((args.options.sound, args.options.wait), (WaitSound::Ringing, Some(Duration::from_secs(5))));
+        assert_eq!(args.options.direction, Some(Direction::Inbound));
+        for bad in ["1,,w", "1,,w(", "1,,w(0)", "1,,w(601)", "1,,w(x)", "1,,w(5", "1,,w(-1)", "1,,,sales;x", "1,,,a b"]
+        {
+            assert!(parse_arguments(bad, DAY).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
     fn bad_arguments_are_errors() {
-        assert!(parse_arguments("1,2,3,4", DAY).is_err());
+        assert!(parse_arguments("1,2,3,4,5", DAY).is_err());
         assert!(parse_arguments("1,forever", DAY).is_err());
         assert!(parse_arguments("1,0", DAY).is_err());
         assert!(parse_arguments("1,1h,x", DAY).is_err());
@@ -131,6 +197,7 @@ mod tests {
         let filter = |direction| Filter {
             direction,
             outbound_dispositions: vec![Disposition::Answered, Disposition::NoAnswer, Disposition::Busy],
+            scope: None,
         };
         // newest first
         let history = vec![
@@ -146,5 +213,10 @@ mod tests {
         assert_eq!(agent(select(&history, 0, &filter(None), true)), Some("100".into()));
         assert_eq!(agent(select(&history, 150, &filter(None), true)), Some("101".into()));
         assert_eq!(agent(select(&history, 350, &filter(None), false)), None);
+        let sales = Filter { scope: Some(Arc::from("sales")), ..filter(None) };
+        assert_eq!(agent(select(&history, 0, &sales, false)), None, "no contact of that scope");
+        let mut scoped = history.clone();
+        scoped[3].scope = Arc::from("sales");
+        assert_eq!(agent(select(&scoped, 0, &sales, false)), Some("101".into()));
     }
 }

@@ -12,6 +12,12 @@
 #include "asterisk/pbx.h"
 #include "asterisk/channel.h"
 #include "asterisk/utils.h"
+#include "asterisk/stasis.h"
+#include "asterisk/stasis_channels.h"
+#include "asterisk/devicestate.h"
+#include "asterisk/manager.h"
+#include "asterisk/json.h"
+#include "asterisk/frame.h"
 
 #include "shim.h"
 
@@ -140,6 +146,86 @@ void rs_sticky_shim_channel_unlock(struct ast_channel *chan)
 void rs_sticky_shim_channel_unref(struct ast_channel *chan)
 {
 	ast_channel_unref(chan);
+}
+
+/* Stasis: a selective subscription to one message type of a topic (and the
+ * subscription's own change messages, which unsubscribing waits for). */
+static struct stasis_subscription *subscribe_to(struct stasis_topic *topic, struct stasis_message_type *type,
+	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message))
+{
+	struct stasis_subscription *sub = stasis_subscribe(topic, callback, NULL);
+
+	if (!sub) {
+		return NULL;
+	}
+	stasis_subscription_accept_message_type(sub, type);
+	stasis_subscription_accept_message_type(sub, stasis_subscription_change_type());
+	stasis_subscription_set_filter(sub, STASIS_SUBSCRIPTION_FILTER_SELECTIVE);
+	return sub;
+}
+
+struct stasis_subscription *rs_sticky_shim_subscribe_devstate(
+	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message))
+{
+	return subscribe_to(ast_device_state_topic_all(), ast_device_state_message_type(), callback);
+}
+
+struct stasis_subscription *rs_sticky_shim_subscribe_varset(
+	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message))
+{
+	return subscribe_to(ast_channel_topic_all(), ast_channel_varset_type(), callback);
+}
+
+int rs_sticky_shim_devstate_message(struct stasis_message *message, const char **device, int *state)
+{
+	struct ast_device_state_message *payload;
+
+	if (stasis_message_type(message) != ast_device_state_message_type()) {
+		return -1;
+	}
+	payload = stasis_message_data(message);
+	/* A NULL eid is the aggregate state; others are per server. */
+	if (!payload || payload->eid) {
+		return -1;
+	}
+	*device = payload->device;
+	*state = payload->state;
+	return 0;
+}
+
+int rs_sticky_shim_varset_message(struct stasis_message *message, const char **variable, const char **value,
+	const char **uniqueid, const char **linkedid)
+{
+	struct ast_channel_blob *payload;
+
+	if (stasis_message_type(message) != ast_channel_varset_type()) {
+		return -1;
+	}
+	payload = stasis_message_data(message);
+	/* A global variable has no channel. */
+	if (!payload || !payload->snapshot || !payload->blob) {
+		return -1;
+	}
+	*variable = ast_json_string_get(ast_json_object_get(payload->blob, "variable"));
+	*value = ast_json_string_get(ast_json_object_get(payload->blob, "value"));
+	*uniqueid = payload->snapshot->base->uniqueid;
+	*linkedid = payload->snapshot->peer->linkedid;
+	return (*variable && *value && *uniqueid && *linkedid) ? 0 : -1;
+}
+
+void rs_sticky_shim_manager_event(const char *event, const char *body)
+{
+	manager_event(EVENT_FLAG_CALL, event, "%s", body);
+}
+
+struct ast_channel *rs_sticky_shim_channel_ref(struct ast_channel *chan)
+{
+	return ast_channel_ref(chan);
+}
+
+int rs_sticky_shim_channel_wake(struct ast_channel *chan)
+{
+	return ast_queue_frame(chan, &ast_null_frame);
 }
 
 static int load_module(void)

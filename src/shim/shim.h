@@ -44,6 +44,24 @@ struct ast_cli_entry *rs_sticky_shim_cli_register(const char *summary, int index
 void rs_sticky_shim_cli_unregister(struct ast_cli_entry *entry);
 void rs_sticky_shim_cli_set_command(struct ast_cli_entry *entry, const char *command, const char *usage);
 
+/* Stasis subscriptions (stasis_subscribe is a macro) and the fields of
+ * their messages, copied by Rust during the callback. */
+struct stasis_subscription;
+struct stasis_message;
+typedef void (*rs_sticky_stasis_cb)(void *data, struct stasis_subscription *sub, struct stasis_message *message);
+struct stasis_subscription *rs_sticky_shim_subscribe_devstate(rs_sticky_stasis_cb callback);
+struct stasis_subscription *rs_sticky_shim_subscribe_varset(rs_sticky_stasis_cb callback);
+int rs_sticky_shim_devstate_message(struct stasis_message *message, const char **device, int *state);
+int rs_sticky_shim_varset_message(struct stasis_message *message, const char **variable, const char **value,
+	const char **uniqueid, const char **linkedid);
+
+/* AMI events: the body ("Key: value\r\n" lines) is passed as "%s". */
+void rs_sticky_shim_manager_event(const char *event, const char *body);
+
+/* A channel reference for waking a channel from another thread. */
+struct ast_channel *rs_sticky_shim_channel_ref(struct ast_channel *chan);
+int rs_sticky_shim_channel_wake(struct ast_channel *chan);
+
 /* Channel locking (macros in channel.h). */
 void rs_sticky_shim_channel_lock(struct ast_channel *chan);
 void rs_sticky_shim_channel_unlock(struct ast_channel *chan);
