@@ -190,7 +190,7 @@ fn functions_have_real_help() {
     assert!(help.contains("STICKY_STATUS"), "{help}");
     let help = asterisk.cli("core show function LAST_AGENT");
     assert!(help.contains("The agent who last talked to (or called) a client number"), "{help}");
-    assert!(help.contains("LAST_AGENT(number[,window[,options]])"), "{help}");
+    assert!(help.contains("LAST_AGENT(number[,window[,options[,scope]]])"), "{help}");
     let list = asterisk.cli("core show help sticky");
     for command in ["sticky show agent", "sticky show history", "sticky cache flush", "sticky import cdr"] {
         assert!(list.contains(command), "{command}: {list}");

@@ -93,3 +93,36 @@ fn a_busy_sticky_agent_sends_the_callback_to_the_queue() {
     learned(&asterisk, 3);
     assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT})")), "101", "101 is the sticky agent now");
 }
+
+#[test]
+fn a_callback_waits_for_its_busy_agent_over_sip() {
+    let ports = agent_ports();
+    let asterisk = Asterisk::start("sipwait", options(ports));
+    let _agent101 = Agent::start(&asterisk, ports.0);
+    let _agent102 = Agent::start(&asterisk, ports.1);
+    let ami = asterisk.ami();
+    let first = client_call(&asterisk, CLIENT, "100", Duration::from_secs(4));
+    assert!(first.status.success());
+    learned(&asterisk, 1);
+    assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT})")), "102");
+    let busy_asterisk = &asterisk;
+    std::thread::scope(|scope| {
+        // Another client keeps agent 102 busy for six seconds.
+        let other = scope.spawn(|| client_call(busy_asterisk, "79990000001", "100", Duration::from_secs(6)));
+        let in_use = common::wait_for(WAIT, || (asterisk.eval("DEVICE_STATE(PJSIP/102)") == "INUSE").then_some(()));
+        assert!(in_use.is_some(), "agent 102 is on the other call");
+        ami.clear();
+        // Our client's callback waits (ringing) instead of going to the queue,
+        // and reaches 102 when the other call ends.
+        let callback = client_call(&asterisk, CLIENT, "101", Duration::from_secs(1));
+        assert!(callback.status.success(), "{}", String::from_utf8_lossy(&callback.stderr));
+        let route = ami.wait(WAIT, |m| m.is_user_event("StickyRoute")).expect("StickyRoute");
+        assert_eq!((route.get("Status"), route.get("Agent")), (Some("ROUTED"), Some("102")), "{route:?}");
+        let dial =
+            ami.wait(WAIT, |m| m.is_event("DialEnd") && m.get("DialStatus") == Some("ANSWER")).expect("Dial answered");
+        assert!(dial.get("DestChannel").unwrap_or_default().starts_with("PJSIP/102-"), "{dial:?}");
+        assert!(ami.all(|m| m.is_event("QueueCallerJoin")).is_empty(), "no queue");
+        assert!(other.join().unwrap().status.success());
+    });
+    assert!(asterisk.log().contains("waits up to 20s for PJSIP/102"));
+}

@@ -45,6 +45,8 @@ use crate::time::now_ms;
 pub const MAX_PENDING: usize = 500_000;
 /// How many rows the oldest-first read fetches for the `f` option.
 pub const OLDEST_LIMIT: usize = 1000;
+/// How long a forgotten number is remembered, to drop stragglers.
+const FORGOTTEN_KEPT_MS: i64 = 24 * 3600 * 1000;
 /// How far ahead of this server's clock a contact read back may be dated.
 const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// How long stopping waits for the history's threads.
@@ -120,6 +122,10 @@ pub struct Shared {
     pub counters: Counters,
     node: RwLock<Arc<str>>,
     agents: RwLock<AgentRule>,
+    /// Numbers forgotten lately, and when: contacts of theirs from before
+    /// then are dropped wherever they turn up (a batch being written, the
+    /// journal read back).
+    forgotten: Mutex<HashMap<NumberKey, i64>>,
 }
 
 impl Shared {
@@ -142,12 +148,23 @@ impl Shared {
 
     /// Drops a forgotten number from everything this server holds.
     pub(super) fn forget_here(&self, key: &NumberKey, journal: &Journal) {
+        {
+            let now = now_ms();
+            let mut forgotten = self.forgotten.lock();
+            forgotten.retain(|_, at| now - *at < FORGOTTEN_KEPT_MS);
+            forgotten.insert(key.clone(), now);
+        }
         self.cache.lock().remove(key);
         self.last_by_agent.lock().retain(|_, contact| &contact.number != key);
         journal.confirm(self.pending.purge(key));
         if let Err(error) = journal.scrub(key.as_str()) {
             log_warning!("res_sticky: cannot remove a forgotten number from the journal: {error}");
         }
+    }
+
+    /// Whether a contact belongs to a number forgotten after it was made.
+    pub(super) fn is_forgotten(&self, contact: &Contact) -> bool {
+        self.forgotten.lock().get(&contact.number).is_some_and(|at| contact.started_at <= *at)
     }
 
     fn trusted_only(&self, contacts: Vec<Contact>) -> Vec<Contact> {
@@ -248,6 +265,7 @@ impl History {
             counters: Counters::default(),
             node: RwLock::new(settings.node.clone()),
             agents: RwLock::new(settings.agents.clone()),
+            forgotten: Mutex::new(HashMap::new()),
         });
         // What a previous run left in the journal is pending from the start.
         workers::read_back(&shared, &journal);

@@ -63,6 +63,11 @@ impl Pending {
         self.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
 
+    /// Lets go of taken contacts that are not to be written (forgotten).
+    pub fn discard(&self, batch: &[Waiting]) {
+        self.in_flight.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+    }
+
     /// Returns an unwritten batch to the front of the queue.
     pub fn give_back(&self, batch: Vec<Waiting>) {
         let mut queue = self.queue.lock();

@@ -183,9 +183,19 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
     let mut backoff = Duration::from_millis(100);
     let mut failing = false;
     while !stop.load(Ordering::SeqCst) {
-        let batch = shared.pending.take(WRITE_BATCH, Duration::from_millis(200));
+        let mut batch = shared.pending.take(WRITE_BATCH, Duration::from_millis(200));
         if batch.is_empty() {
             read_back(shared, journal);
+            continue;
+        }
+        // A number forgotten while its contacts waited: they are not written.
+        let (gone, kept): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(contact, _)| shared.is_forgotten(contact));
+        if !gone.is_empty() {
+            shared.pending.discard(&gone);
+            journal.confirm(gone.iter().filter_map(|(_, ticket)| *ticket));
+        }
+        batch = kept;
+        if batch.is_empty() {
             continue;
         }
         let contacts: Vec<_> = batch.iter().map(|(contact, _)| contact.clone()).collect();
@@ -255,7 +265,7 @@ pub fn read_back(shared: &Shared, journal: &Journal) {
         let mut refused = Vec::new();
         let mut taken = 0;
         let result = journal.read_back(segment, room, &mut |contact, ticket| {
-            if shared.trusted(&contact) {
+            if shared.trusted(&contact) && !shared.is_forgotten(&contact) {
                 shared.remember_agent(&contact);
                 shared.cache.lock().learn(contact.clone());
                 shared.pending.push((contact, Some(ticket)));

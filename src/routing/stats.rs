@@ -175,7 +175,8 @@ pub fn render(rows: &[(Arc<str>, Counts, Counts)], following: usize) -> String {
         let _ = writeln!(out, "Scope {name}");
         for (i, status) in STATUSES.iter().enumerate() {
             if day.decisions[i] > 0 {
-                let _ = writeln!(out, "  {:<22} {:>8} / {:>8}", status.as_str(), hour.decisions[i], day.decisions[i]);
+                let label = format!("{}:", status.as_str());
+                let _ = writeln!(out, "  {label:<23} {:>8} / {:>8}", hour.decisions[i], day.decisions[i]);
             }
         }
         let rate = |c: &Counts| {
@@ -186,9 +187,9 @@ pub fn render(rows: &[(Arc<str>, Counts, Counts)], following: usize) -> String {
                 format!("{:.0}%", 100.0 * c.answered as f64 / resolved as f64)
             }
         };
-        let _ = writeln!(out, "  {:<22} {:>8} / {:>8}", "answered by the agent", hour.answered, day.answered);
-        let _ = writeln!(out, "  {:<22} {:>8} / {:>8}", "success rate", rate(hour), rate(day));
-        let _ = writeln!(out, "  {:<22} {:>8} / {:>8}", "fallbacks", hour.fallbacks(), day.fallbacks());
+        let _ = writeln!(out, "  {:<23} {:>8} / {:>8}", "answered by the agent:", hour.answered, day.answered);
+        let _ = writeln!(out, "  {:<23} {:>8} / {:>8}", "success rate:", rate(hour), rate(day));
+        let _ = writeln!(out, "  {:<23} {:>8} / {:>8}", "fallbacks:", hour.fallbacks(), day.fallbacks());
     }
     let _ = writeln!(out, "{following} routed call(s) still being followed");
     out
