@@ -49,6 +49,17 @@ pub const OLDEST_LIMIT: usize = 1000;
 const FORGOTTEN_KEPT_MS: i64 = 24 * 3600 * 1000;
 /// How far ahead of this server's clock a contact read back may be dated.
 const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// How long a caller waits for the store's answer before the rest of the
+/// wait goes `away` (under autoservice, for a channel).
+pub const QUICK_WAIT: Duration = Duration::from_millis(3);
+/// Runs a blocking wait where the caller wants it (see [`History::fetch`]).
+pub type Away<'a> = &'a dyn Fn(&mut dyn FnMut());
+
+/// Waits where we are: for callers without a channel.
+pub fn here(wait: &mut dyn FnMut()) {
+    wait()
+}
+
 /// How long stopping waits for the history's threads.
 pub const STOP_DEADLINE: Duration = Duration::from_secs(3);
 
@@ -105,6 +116,8 @@ pub struct Counters {
     pub learned: AtomicU64,
     /// Lookups that ran out of time (query_timeout).
     pub timeouts: AtomicU64,
+    /// How long the store took to answer a lookup's read.
+    pub store_reads: Latency,
     /// Contacts read back whose agent agent_pattern refuses.
     pub untrusted: AtomicU64,
     /// Contacts that found neither room in memory nor in the journal.
@@ -199,6 +212,9 @@ pub struct Snapshot {
     pub errors: u64,
     pub p50: Option<Duration>,
     pub p99: Option<Duration>,
+    /// The store's own time for a lookup's read.
+    pub store_p50: Option<Duration>,
+    pub store_p99: Option<Duration>,
     pub learned: u64,
     pub timeouts: u64,
     pub untrusted: u64,
@@ -383,15 +399,18 @@ impl History {
     }
 
     /// Reads the store for a cache miss, waiting at most `query_timeout`.
-    pub fn fetch(&self, lookup: &Lookup) -> Result<Option<Contact>, LookupError> {
-        let result = self.fetch_inner(lookup);
+    /// A fast answer is waited for right away; past [`QUICK_WAIT`] the rest
+    /// of the wait runs inside `away` (which keeps the caller's channel
+    /// serviced: starting and stopping that costs more than a quick read).
+    pub fn fetch(&self, lookup: &Lookup, away: Away) -> Result<Option<Contact>, LookupError> {
+        let result = self.fetch_inner(lookup, away);
         if result.is_err() {
             self.shared.counters.errors.fetch_add(1, Ordering::Relaxed);
         }
         result
     }
 
-    fn fetch_inner(&self, lookup: &Lookup) -> Result<Option<Contact>, LookupError> {
+    fn fetch_inner(&self, lookup: &Lookup, away: Away) -> Result<Option<Contact>, LookupError> {
         let settings = self.settings();
         let deadline = Instant::now() + settings.query_timeout;
         let now = now_ms();
@@ -400,8 +419,10 @@ impl History {
         // cached entry also serves the usual question.
         let load_since = since.min(now - settings.window.as_millis() as i64);
         let key = lookup.key.clone();
-        self.ask(deadline, move |store, shared, timeout| {
+        self.ask(deadline, away, move |store, shared, timeout| {
+            let started = Instant::now();
             let rows = store.recent(&key, load_since, MAX_PER_NUMBER, timeout)?;
+            shared.counters.store_reads.record(started.elapsed());
             let complete = rows.len() < MAX_PER_NUMBER;
             let rows = shared.trusted_only(rows);
             shared.cache.lock().store_read(&key, load_since, rows, complete);
@@ -413,7 +434,7 @@ impl History {
             // Only `f` over a number with more contacts than an entry keeps.
             None => {
                 let key = lookup.key.clone();
-                let rows = self.ask(deadline, move |store, shared, timeout| {
+                let rows = self.ask(deadline, away, move |store, shared, timeout| {
                     Ok(shared.trusted_only(store.oldest(&key, since, OLDEST_LIMIT, timeout)?))
                 })?;
                 if rows.len() >= OLDEST_LIMIT {
@@ -430,6 +451,7 @@ impl History {
     fn ask<T: Send + 'static>(
         &self,
         deadline: Instant,
+        away: Away,
         work: impl FnOnce(&dyn Store, &Shared, Duration) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, LookupError> {
         if !self.shared.breaker.allow() {
@@ -455,7 +477,12 @@ impl History {
         if !backend.submit(job) {
             return Err(LookupError::Busy);
         }
-        match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let mut received = answer.recv_timeout(QUICK_WAIT.min(left()));
+        if matches!(received, Err(mpsc::RecvTimeoutError::Timeout)) && !left().is_zero() {
+            away(&mut || received = answer.recv_timeout(left()));
+        }
+        match received {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => Err(LookupError::Unavailable(error.to_string())),
             Err(_) => {
@@ -470,13 +497,13 @@ impl History {
     /// the start, or read from the store within `query_timeout`. Rows other
     /// servers wrote are not taken: what a notice rings must come from this
     /// server's own calls.
-    pub fn last_of_agent(&self, agent_id: &str) -> Result<Option<Contact>, LookupError> {
+    pub fn last_of_agent(&self, agent_id: &str, away: Away) -> Result<Option<Contact>, LookupError> {
         if let Some(contact) = self.shared.last_by_agent.lock().get(agent_id) {
             return Ok(Some(contact.clone()));
         }
         let deadline = Instant::now() + self.settings().query_timeout;
         let agent_id = agent_id.to_string();
-        self.ask(deadline, move |store, shared, timeout| {
+        self.ask(deadline, away, move |store, shared, timeout| {
             let node = shared.node();
             Ok(store.last_of_agent(&agent_id, &node, timeout)?.filter(|contact| shared.trusted(contact)))
         })
@@ -486,7 +513,7 @@ impl History {
     pub fn lookup(&self, lookup: &Lookup) -> Result<Option<Contact>, LookupError> {
         match self.cached(lookup) {
             Some(answer) => Ok(answer),
-            None => self.fetch(lookup),
+            None => self.fetch(lookup, &here),
         }
     }
 
@@ -499,7 +526,7 @@ impl History {
         let deadline = Instant::now() + self.settings().query_timeout.max(Duration::from_secs(5));
         let number = key.clone();
         let at = now_ms();
-        self.ask(deadline, move |store, _, timeout| store.forget(&number, at, timeout))
+        self.ask(deadline, &here, move |store, _, timeout| store.forget(&number, at, timeout))
     }
 
     /// The store, for batch work that writes to it directly (`sticky import
@@ -523,7 +550,7 @@ impl History {
     pub fn contacts_of(&self, key: &NumberKey, limit: usize) -> (Vec<Contact>, Option<LookupError>) {
         let deadline = Instant::now() + self.settings().query_timeout.max(Duration::from_secs(2));
         let read_key = key.clone();
-        let (mut contacts, error) = match self.ask(deadline, move |store, shared, timeout| {
+        let (mut contacts, error) = match self.ask(deadline, &here, move |store, shared, timeout| {
             Ok(shared.trusted_only(store.recent(&read_key, i64::MIN, limit, timeout)?))
         }) {
             Ok(contacts) => (contacts, None),
@@ -555,6 +582,8 @@ impl History {
             errors: counters.errors.load(Ordering::Relaxed),
             p50: counters.latency.quantile(0.5),
             p99: counters.latency.quantile(0.99),
+            store_p50: counters.store_reads.quantile(0.5),
+            store_p99: counters.store_reads.quantile(0.99),
             learned: counters.learned.load(Ordering::Relaxed),
             timeouts: counters.timeouts.load(Ordering::Relaxed),
             untrusted: counters.untrusted.load(Ordering::Relaxed),

@@ -82,6 +82,7 @@ pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot)
             history.timeouts
         ),
     );
+    line("Store reads:", format!("p50 {}, p99 {}", timing(history.store_p50), timing(history.store_p99)));
     line("Contacts learned:", history.learned.to_string());
     line("Writes pending:", format!("{} ({} written, {} dropped)", history.pending, history.written, history.lost));
     let journal = &history.journal;
@@ -117,6 +118,8 @@ mod tests {
             errors: 0,
             p50: Some(Duration::from_micros(12)),
             p99: None,
+            store_p50: None,
+            store_p99: None,
             learned: 1,
             timeouts: 0,
             untrusted: 0,

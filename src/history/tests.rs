@@ -105,7 +105,7 @@ fn a_miss_reads_the_store_once_then_hits() {
     store.insert(&[contact("9123456789", "102", Direction::Outbound, HOUR / 2, "b")], HOUR).unwrap();
     let history = start(settings("a"), store.clone());
     assert_eq!(history.cached(&lookup("9123456789", HOUR)), None);
-    assert_eq!(agent_of(history.fetch(&lookup("9123456789", HOUR))), Some("102".into()));
+    assert_eq!(agent_of(history.fetch(&lookup("9123456789", HOUR), &here)), Some("102".into()));
     assert_eq!(agent_of(history.lookup(&lookup("9123456789", HOUR))), Some("102".into()));
     assert_eq!(agent_of(history.lookup(&lookup("9123456789", Duration::from_secs(60)))), None, "outside the window");
     assert_eq!(store.reads.load(Ordering::SeqCst), 1, "one read served all three");
@@ -153,7 +153,7 @@ fn a_slow_database_never_holds_a_call_past_the_timeout() {
     store.delay_ms.store(400, Ordering::SeqCst);
     let history = start(settings("a"), store.clone());
     let started = Instant::now();
-    assert_eq!(history.fetch(&lookup("9123456789", HOUR)), Err(LookupError::Timeout));
+    assert_eq!(history.fetch(&lookup("9123456789", HOUR), &here), Err(LookupError::Timeout));
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(140) && waited < Duration::from_millis(250), "{waited:?}");
     // The read finished after the caller gave up, and filled the cache.
@@ -227,10 +227,14 @@ fn the_last_client_of_an_agent() {
     let history = start(settings("a"), store);
     history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(30), "a"));
     history.learn(contact("9000000001", "101", Direction::Outbound, Duration::from_secs(10), "a"));
-    assert_eq!(history.last_of_agent("101").unwrap().unwrap().number.as_str(), "9000000001");
-    assert_eq!(history.last_of_agent("105").unwrap().unwrap().number.as_str(), "9000000007", "from the store");
-    assert_eq!(history.last_of_agent("999").unwrap(), None);
-    assert_eq!(history.last_of_agent("106").unwrap(), None, "another server's rows do not choose what a notice rings");
+    assert_eq!(history.last_of_agent("101", &here).unwrap().unwrap().number.as_str(), "9000000001");
+    assert_eq!(history.last_of_agent("105", &here).unwrap().unwrap().number.as_str(), "9000000007", "from the store");
+    assert_eq!(history.last_of_agent("999", &here).unwrap(), None);
+    assert_eq!(
+        history.last_of_agent("106", &here).unwrap(),
+        None,
+        "another server's rows do not choose what a notice rings"
+    );
     history.stop();
 }
 

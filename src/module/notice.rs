@@ -14,6 +14,7 @@ use crate::asterisk::cli::{CliContext, CliResult};
 use crate::asterisk::media::sound_exists;
 use crate::asterisk::paths;
 use crate::caller::Hungup;
+use crate::history::here;
 use crate::notice::limit::Limiter;
 use crate::notice::spool::Spool;
 use crate::notice::{self, parse_request, Context, NoticeStatus, Outcome, Phone};
@@ -86,7 +87,8 @@ pub(super) fn schedule_notice(channel: &Channel, data: &str) -> AppResult {
     let agent = rules.learn.agents.agent(&name);
     let last_client = || {
         let agent = agent.as_ref()?;
-        match running.history.last_of_agent(&agent.id) {
+        // Called inside the Phone's `away` (under autoservice) already.
+        match running.history.last_of_agent(&agent.id, &here) {
             Ok(contact) => contact.map(|c| c.client),
             Err(error) => {
                 log_warning!("SCHEDULE_NOTICE: the last client of {} is unknown: {error}", agent.id);

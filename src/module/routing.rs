@@ -24,7 +24,7 @@ use crate::asterisk::waiting::{Hold, Waker};
 use crate::caller::Hungup;
 use crate::config::dsn;
 use crate::history::import::{import, ImportReport};
-use crate::history::Lookup;
+use crate::history::{here, Lookup};
 use crate::routing::agent::interface_of;
 use crate::routing::contact::{CdrRecord, Contact};
 use crate::routing::decision::{verdict, RouteStatus, Verdict};
@@ -102,8 +102,10 @@ fn find(function: &str, running: &Running, rules: &Rules, channel: Option<&Chann
     let answer = match running.history.cached(&lookup) {
         Some(answer) => Ok(answer),
         None => match channel {
-            Some(channel) => channel.with_autoservice(|| running.history.fetch(&lookup)),
-            None => running.history.fetch(&lookup),
+            // A quick answer is waited for as is; a slow one under
+            // autoservice (starting and stopping it costs more than a read).
+            Some(channel) => running.history.fetch(&lookup, &|wait: &mut dyn FnMut()| channel.with_autoservice(wait)),
+            None => running.history.fetch(&lookup, &here),
         },
     };
     let took = started.elapsed();
