@@ -9,14 +9,25 @@
 //! An entry made by live learning alone covers nothing older than its
 //! contacts: it answers "last agent" questions its contacts settle, and
 //! leaves the rest to the store.
+//!
+//! Compact, since a call centre caches hundreds of thousands of numbers: a
+//! number is a `u64`, a contact keeps only what answers need (its agent,
+//! node and scope shared with every other contact naming them, its call id
+//! as a hash), and a number's first contact lives inside its entry.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use lru::LruCache;
+use smallvec::SmallVec;
 
+use crate::routing::agent::Agent;
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
-use crate::routing::query::{select, Filter};
+use crate::routing::query::{select, Filter, Kind};
+use crate::routing::vocabulary::{Direction, Disposition};
 
 /// Contacts kept per number (newest first). Older ones stay in the store.
 pub const MAX_PER_NUMBER: usize = 64;
@@ -24,23 +35,108 @@ pub const MAX_PER_NUMBER: usize = 64;
 /// histories make the least recently used numbers go sooner, so memory is
 /// bounded by contacts, not only by numbers.
 pub const CONTACTS_PER_NUMBER: usize = 4;
+/// Interned agents and tags are swept of unused ones past this many.
+const INTERNED_SWEEP: usize = 4096;
 
-#[derive(Debug, Default, Clone)]
+/// A number key as a `u64`: its digits' value and, above, their count (so
+/// that leading zeros count). `None` for keys too long to cache (16 digits
+/// or more, which `match_digits` never makes).
+fn code(key: &NumberKey) -> Option<u64> {
+    let digits = key.as_str();
+    if digits.len() > 15 {
+        return None;
+    }
+    let value: u64 = digits.parse().ok()?;
+    Some(((digits.len() as u64) << 50) | value)
+}
+
+/// The key back from its code (the inverse of [`code`]).
+#[cfg(test)]
+fn key_of(code: u64) -> NumberKey {
+    let length = (code >> 50) as usize;
+    let value = code & ((1 << 50) - 1);
+    NumberKey::from_stored(&format!("{value:0length$}")).expect("made from a key")
+}
+
+/// The call id, as the cache tells duplicates apart.
+fn call_hash(call_id: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    call_id.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Where a contact was learned, and in which scope: shared by the contacts
+/// of the same node and scope.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Tags {
+    node: Arc<str>,
+    scope: Arc<str>,
+}
+
+/// A contact as the cache keeps it.
+#[derive(Debug, Clone)]
+struct Cached {
+    agent: Arc<Agent>,
+    tags: Arc<Tags>,
+    started_at: i64,
+    call: u64,
+    direction: Direction,
+    disposition: Disposition,
+}
+
+impl Kind for Cached {
+    fn direction(&self) -> Direction {
+        self.direction
+    }
+    fn disposition(&self) -> Disposition {
+        self.disposition
+    }
+    fn scope(&self) -> &str {
+        &self.tags.scope
+    }
+    fn started_at(&self) -> i64 {
+        self.started_at
+    }
+}
+
+impl Cached {
+    /// The whole contact again (its client number is the key's digits; its
+    /// call id is not kept).
+    fn contact(&self, key: &NumberKey) -> Contact {
+        Contact {
+            number: key.clone(),
+            agent: (*self.agent).clone(),
+            direction: self.direction,
+            disposition: self.disposition,
+            started_at: self.started_at,
+            node: self.tags.node.clone(),
+            call_id: String::new(),
+            client: key.as_str().to_string(),
+            scope: self.tags.scope.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
 struct Entry {
-    /// Newest first, unique by call id.
-    contacts: Vec<Contact>,
+    /// Newest first, unique by call.
+    contacts: SmallVec<[Cached; 1]>,
     /// Everything stored at or after this instant (ms) is in `contacts`,
-    /// unless `truncated`.
-    covered_since: Option<i64>,
+    /// unless `truncated`; `i64::MAX`: nothing is covered.
+    covered_since: i64,
     /// Contacts within the covered stretch were left out (the store read hit
     /// its limit, or the entry overflowed): only the newest are here.
     truncated: bool,
 }
 
 impl Entry {
+    fn new() -> Entry {
+        Entry { contacts: SmallVec::new(), covered_since: i64::MAX, truncated: false }
+    }
+
     /// Adds a contact unless it is there already; whether it was added.
-    fn insert(&mut self, contact: Contact) -> bool {
-        if self.contacts.iter().any(|c| c.call_id == contact.call_id) {
+    fn insert(&mut self, contact: Cached) -> bool {
+        if self.contacts.iter().any(|c| c.call == contact.call) {
             return false;
         }
         let position = self.contacts.partition_point(|c| c.started_at > contact.started_at);
@@ -55,37 +151,58 @@ impl Entry {
 
     /// Whether every stored contact since `since` that could answer is here.
     fn complete_since(&self, since: i64) -> bool {
-        let covered = self.covered_since.is_some_and(|covered| covered <= since);
+        let covered = self.covered_since <= since;
         let whole = !self.truncated || self.contacts.last().is_some_and(|oldest| oldest.started_at < since);
         covered && whole
     }
 
-    fn answer(&self, since: i64, filter: &Filter, first: bool) -> Option<Option<Contact>> {
+    fn answer(&self, since: i64, filter: &Filter, first: bool) -> Option<Option<&Cached>> {
         if first {
-            return self.complete_since(since).then(|| select(&self.contacts, since, filter, true).cloned());
+            return self.complete_since(since).then(|| select(&self.contacts, since, filter, true));
         }
         if let Some(newest) = select(&self.contacts, since, filter, false) {
-            return Some(Some(newest.clone()));
+            return Some(Some(newest));
         }
         self.complete_since(since).then_some(None)
     }
 }
 
 pub struct Cache {
-    entries: LruCache<NumberKey, Entry>,
+    entries: LruCache<u64, Entry>,
     /// Contacts held in all entries.
     contacts: usize,
     /// The most contacts held before the least recently used numbers go.
     budget: usize,
+    agents: HashMap<Arc<Agent>, ()>,
+    tags: HashMap<Arc<Tags>, ()>,
 }
 
 fn capacity(size: usize) -> NonZeroUsize {
     NonZeroUsize::new(size.max(1)).expect("at least 1")
 }
 
+/// The shared copy of `value` in `table` (added if new).
+fn intern<T: Eq + Hash>(table: &mut HashMap<Arc<T>, ()>, value: T) -> Arc<T> {
+    if let Some((shared, _)) = table.get_key_value(&value) {
+        return shared.clone();
+    }
+    if table.len() >= INTERNED_SWEEP {
+        table.retain(|shared, _| Arc::strong_count(shared) > 1);
+    }
+    let shared = Arc::new(value);
+    table.insert(shared.clone(), ());
+    shared
+}
+
 impl Cache {
     pub fn new(size: usize) -> Cache {
-        Cache { entries: LruCache::new(capacity(size)), contacts: 0, budget: size.max(1) * CONTACTS_PER_NUMBER }
+        Cache {
+            entries: LruCache::new(capacity(size)),
+            contacts: 0,
+            budget: size.max(1) * CONTACTS_PER_NUMBER,
+            agents: HashMap::new(),
+            tags: HashMap::new(),
+        }
     }
 
     pub fn resize(&mut self, size: usize) {
@@ -107,20 +224,36 @@ impl Cache {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.contacts = 0;
+        self.agents.clear();
+        self.tags.clear();
     }
 
     fn recount(&mut self) {
         self.contacts = self.entries.iter().map(|(_, entry)| entry.contacts.len()).sum();
     }
 
-    /// The entry of `key`, made (the least recently used going, if full).
-    fn entry(&mut self, key: &NumberKey) -> &mut Entry {
-        if !self.entries.contains(key) {
-            if let Some((_, evicted)) = self.entries.push(key.clone(), Entry::default()) {
+    /// The compact form of a contact.
+    fn compact(&mut self, contact: Contact) -> Cached {
+        let agent = intern(&mut self.agents, contact.agent);
+        let tags = intern(&mut self.tags, Tags { node: contact.node, scope: contact.scope });
+        Cached {
+            agent,
+            tags,
+            started_at: contact.started_at,
+            call: call_hash(&contact.call_id),
+            direction: contact.direction,
+            disposition: contact.disposition,
+        }
+    }
+
+    /// The entry of `code`, made (the least recently used going, if full).
+    fn entry(&mut self, code: u64) -> &mut Entry {
+        if !self.entries.contains(&code) {
+            if let Some((_, evicted)) = self.entries.push(code, Entry::new()) {
                 self.contacts -= evicted.contacts.len();
             }
         }
-        self.entries.get_mut(key).expect("just made")
+        self.entries.get_mut(&code).expect("just made")
     }
 
     /// Lets the least recently used numbers go until the contacts fit the
@@ -134,41 +267,46 @@ impl Cache {
         }
     }
 
-    /// Adds contacts to the entry of `key`, keeping the count.
-    fn add(&mut self, key: &NumberKey, contacts: impl IntoIterator<Item = Contact>) -> &mut Entry {
-        let entry = self.entry(key);
+    /// Adds contacts to the entry of `code`, keeping the count.
+    fn add(&mut self, code: u64, contacts: impl IntoIterator<Item = Contact>) -> &mut Entry {
+        let compact: Vec<Cached> = contacts.into_iter().map(|contact| self.compact(contact)).collect();
+        let entry = self.entry(code);
         let before = entry.contacts.len();
-        for contact in contacts {
+        for contact in compact {
             entry.insert(contact);
         }
         let after = entry.contacts.len();
         self.contacts = self.contacts + after - before;
         self.shrink();
-        self.entries.get_mut(key).expect("the most recent entry stays")
+        self.entries.get_mut(&code).expect("the most recent entry stays")
     }
 
     /// Forgets a number.
     pub fn remove(&mut self, key: &NumberKey) {
-        if let Some(entry) = self.entries.pop(key) {
+        if let Some(entry) = code(key).and_then(|code| self.entries.pop(&code)) {
             self.contacts -= entry.contacts.len();
         }
     }
 
     /// A contact this server just learned.
     pub fn learn(&mut self, contact: Contact) {
-        let key = contact.number.clone();
-        self.add(&key, [contact]);
+        if let Some(code) = code(&contact.number) {
+            self.add(code, [contact]);
+        }
     }
 
     /// A contact another server wrote: only numbers already cached need it;
     /// the others will be read from the store when asked for.
     pub fn merge_remote(&mut self, contact: Contact) {
-        if self.entries.contains(&contact.number) {
-            let key = contact.number.clone();
+        let Some(code) = code(&contact.number) else {
+            return;
+        };
+        if self.entries.contains(&code) {
+            let compact = self.compact(contact);
             // Peeked, not promoted: another server's traffic does not keep a
             // number cached here.
-            if let Some(entry) = self.entries.peek_mut(&key) {
-                if entry.insert(contact) {
+            if let Some(entry) = self.entries.peek_mut(&code) {
+                if entry.insert(compact) {
                     self.contacts += 1;
                 }
             }
@@ -178,14 +316,18 @@ impl Cache {
 
     /// `Some(answer)` when the cache settles the question, `None` on a miss.
     pub fn answer(&mut self, key: &NumberKey, since: i64, filter: &Filter, first: bool) -> Option<Option<Contact>> {
-        self.entries.get(key)?.answer(since, filter, first)
+        let entry = self.entries.get(&code(key)?)?;
+        entry.answer(since, filter, first).map(|found| found.map(|cached| cached.contact(key)))
     }
 
     /// Stores what a read of everything since `since` (newest first)
     /// returned; `complete` unless the read stopped at its row limit.
     pub fn store_read(&mut self, key: &NumberKey, since: i64, rows: Vec<Contact>, complete: bool) {
-        let entry = self.add(key, rows);
-        entry.covered_since = Some(entry.covered_since.map_or(since, |covered| covered.min(since)));
+        let Some(code) = code(key) else {
+            return;
+        };
+        let entry = self.add(code, rows);
+        entry.covered_since = entry.covered_since.min(since);
         entry.truncated |= !complete;
     }
 
@@ -194,13 +336,22 @@ impl Cache {
     /// wrote before that moment were never merged into entries read earlier.
     pub fn forget_coverage(&mut self) {
         for (_, entry) in self.entries.iter_mut() {
-            entry.covered_since = None;
+            entry.covered_since = i64::MAX;
         }
     }
 
-    /// The cached contacts of a number, newest first (for the CLI).
-    pub fn peek(&self, key: &NumberKey) -> Vec<Contact> {
-        self.entries.peek(key).map(|entry| entry.contacts.clone()).unwrap_or_default()
+    /// The cached contacts of a number, newest first, with a hash of each
+    /// one's call id (for the CLI, to tell them from stored ones).
+    pub fn peek(&self, key: &NumberKey) -> Vec<(Contact, u64)> {
+        let Some(entry) = code(key).and_then(|code| self.entries.peek(&code)) else {
+            return Vec::new();
+        };
+        entry.contacts.iter().map(|cached| (cached.contact(key), cached.call)).collect()
+    }
+
+    /// The hash `peek` gives for a call id.
+    pub fn call_hash(call_id: &str) -> u64 {
+        call_hash(call_id)
     }
 }
 
@@ -228,6 +379,27 @@ mod tests {
 
     fn agent(answer: Option<Option<Contact>>) -> Option<Option<String>> {
         answer.map(|found| found.map(|c| c.agent.id.to_string()))
+    }
+
+    #[test]
+    fn number_keys_as_integers_keep_leading_zeros() {
+        for digits in ["9123456789", "0123456789", "0000000", "123456789012345"] {
+            let key = NumberKey::from_stored(digits).unwrap();
+            assert_eq!(key_of(code(&key).unwrap()), key);
+        }
+        assert_ne!(code(&NumberKey::from_stored("0123").unwrap()), code(&NumberKey::from_stored("123").unwrap()));
+        assert_eq!(code(&NumberKey::from_stored(&"9".repeat(16)).unwrap()), None, "too long to cache");
+    }
+
+    #[test]
+    fn contacts_share_their_agent_and_tags() {
+        let mut cache = Cache::new(10);
+        for i in 0..5 {
+            let number = NumberKey::from_stored(&format!("900000000{i}")).unwrap();
+            cache.learn(Contact { number, ..contact("101", Direction::Inbound, i) });
+        }
+        assert_eq!((cache.agents.len(), cache.tags.len()), (1, 1), "one agent, one node and scope");
+        assert_eq!(size_of::<Cached>(), 40, "the compact form");
     }
 
     #[test]
@@ -288,6 +460,7 @@ mod tests {
         cache.learn(contact("101", Direction::Inbound, 1_000));
         cache.learn(contact("101", Direction::Inbound, 1_000));
         assert_eq!(cache.peek(&key()).len(), 1);
+        assert_eq!(cache.peek(&key())[0].1, Cache::call_hash(&contact("101", Direction::Inbound, 1_000).call_id));
         let other = NumberKey::from_stored("9000000000").unwrap();
         cache.merge_remote(Contact { number: other.clone(), ..contact("105", Direction::Inbound, 2_000) });
         assert!(cache.peek(&other).is_empty(), "remote contacts only refresh cached numbers");

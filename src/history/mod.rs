@@ -556,8 +556,8 @@ impl History {
             Ok(contacts) => (contacts, None),
             Err(error) => (Vec::new(), Some(error)),
         };
-        for cached in self.shared.cache.lock().peek(key) {
-            if !contacts.iter().any(|c| c.call_id == cached.call_id) {
+        for (cached, call) in self.shared.cache.lock().peek(key) {
+            if !contacts.iter().any(|c| Cache::call_hash(&c.call_id) == call) {
                 contacts.push(cached);
             }
         }

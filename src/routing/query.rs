@@ -123,23 +123,47 @@ pub struct Filter {
 impl Filter {
     /// Inbound contacts count when answered; outbound ones with the
     /// configured dispositions; a scope asked for must match.
-    pub fn accepts(&self, contact: &Contact) -> bool {
-        if self.direction.is_some_and(|direction| direction != contact.direction) {
+    pub fn accepts(&self, contact: &impl Kind) -> bool {
+        if self.direction.is_some_and(|direction| direction != contact.direction()) {
             return false;
         }
-        if self.scope.as_ref().is_some_and(|scope| *scope != contact.scope) {
+        if self.scope.as_ref().is_some_and(|scope| **scope != *contact.scope()) {
             return false;
         }
-        match contact.direction {
-            Direction::Inbound => contact.disposition == Disposition::Answered,
-            Direction::Outbound => self.outbound_dispositions.contains(&contact.disposition),
+        match contact.direction() {
+            Direction::Inbound => contact.disposition() == Disposition::Answered,
+            Direction::Outbound => self.outbound_dispositions.contains(&contact.disposition()),
         }
     }
 }
 
+/// What a filter looks at in a contact (a whole one, or the cache's own
+/// compact form).
+pub trait Kind {
+    fn direction(&self) -> Direction;
+    fn disposition(&self) -> Disposition;
+    fn scope(&self) -> &str;
+    fn started_at(&self) -> i64;
+}
+
+impl Kind for Contact {
+    fn direction(&self) -> Direction {
+        self.direction
+    }
+    fn disposition(&self) -> Disposition {
+        self.disposition
+    }
+    fn scope(&self) -> &str {
+        &self.scope
+    }
+    fn started_at(&self) -> i64 {
+        self.started_at
+    }
+}
+
 /// The answer among `contacts` (newest first) that started at or after `since`.
-pub fn select<'a>(contacts: &'a [Contact], since: i64, filter: &Filter, first: bool) -> Option<&'a Contact> {
-    let mut matching = contacts.iter().filter(|c| c.started_at >= since && filter.accepts(c));
+pub fn select<'a, C: Kind>(contacts: &'a [C], since: i64, filter: &Filter, first: bool) -> Option<&'a C> {
+    let mut matching = contacts.iter().filter(|c| c.started_at() >= since && filter.accepts(*c));
     if first {
         matching.next_back()
     } else {
