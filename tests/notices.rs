@@ -194,6 +194,21 @@ fn the_last_client_of_the_agent() {
 }
 
 #[test]
+fn a_forgotten_client_is_not_the_last_client_any_more() {
+    let (asterisk, ami) = start("noticeforget", "");
+    common::calls::set_state(&asterisk, "101", "NOT_INUSE");
+    inbound(&asterisk, &ami, "79161234567", "101");
+    common::calls::writes_done(&asterisk);
+    let forgotten = asterisk.cli("sticky forget 79161234567");
+    assert!(forgotten.contains("contact(s) erased"), "{forgotten}");
+    ami.originate("Local/101@notice-last", "client-hold", "s", "<101>", &[]);
+    let done = ami.wait(WAIT, |m| m.is_user_event("NoticeDone") && m.get("Index") == Some("last")).expect("NoticeDone");
+    assert_eq!(done.get("Status"), Some("INVALID_NUMBER"), "nobody left to call: {done:?}");
+    assert!(outgoing(&asterisk).is_empty(), "no call file");
+    assert!(asterisk.log().contains("no valid number to call (none given"), "{}", asterisk.tail_of_log(5));
+}
+
+#[test]
 fn delivered_once_across_a_restart() {
     let (mut asterisk, ami) = start("noticerestart", "");
     let done = schedule(&ami, 1, &format!("{CLIENT},+8s,hello-world,q"));
