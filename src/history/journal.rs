@@ -612,6 +612,23 @@ impl Journal {
         Ok(())
     }
 
+    /// Waits until every record appended so far is on disk, or `deadline`
+    /// passes. True when they all are.
+    pub fn settle(&self, deadline: Instant) -> bool {
+        loop {
+            {
+                let state = self.state.lock();
+                if state.buffer.is_empty() && state.segments.values().all(|segment| segment.buffered == 0) {
+                    return true;
+                }
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Commits what is buffered and ends [`Journal::run_commits`].
     pub fn stop(&self) {
         self.state.lock().stopping = true;
@@ -635,13 +652,13 @@ impl Journal {
     }
 }
 
-/// Reads and removes the file in which a previous version kept the contacts
-/// unwritten at a graceful stop (one contact per line, tab-separated).
-pub fn take_legacy(path: &Path) -> Vec<Contact> {
+/// Reads the file in which a previous version kept the contacts unwritten
+/// at a graceful stop (one contact per line, tab-separated). The caller
+/// removes it once the contacts are safe in the journal.
+pub fn read_legacy(path: &Path) -> Vec<Contact> {
     let Ok(text) = fs::read_to_string(path) else {
         return Vec::new();
     };
-    let _ = fs::remove_file(path);
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
@@ -814,7 +831,7 @@ mod tests {
     }
 
     #[test]
-    fn the_legacy_file_is_read_once() {
+    fn the_legacy_file_is_read_and_left_for_the_caller() {
         let path = dir("legacy");
         let contacts = [test_contact("101", Direction::Inbound, Disposition::Answered, 1_000)];
         let line = |c: &Contact| {
@@ -832,7 +849,7 @@ mod tests {
             .join("\t")
         };
         fs::write(&path, format!("{}\ngarbage\n", line(&contacts[0]))).unwrap();
-        assert_eq!(take_legacy(&path), contacts);
-        assert!(!path.exists());
+        assert_eq!(read_legacy(&path), contacts);
+        assert!(path.exists(), "removed only once the journal holds its contacts");
     }
 }

@@ -366,22 +366,28 @@ impl History {
     }
 
     /// Contacts a previous version kept at a graceful stop: kept like new ones.
-    pub fn resume(&self, contacts: Vec<Contact>) {
+    /// True once they are all in the journal on disk (within a second).
+    pub fn resume(&self, contacts: Vec<Contact>) -> bool {
+        let mut journaled = true;
         for contact in contacts.into_iter().filter(|contact| self.shared.trusted(contact)) {
-            self.keep(contact);
+            journaled &= self.keep(contact);
         }
+        journaled && self.journal.settle(Instant::now() + Duration::from_secs(1))
     }
 
-    fn keep(&self, contact: Contact) {
+    /// Keeps a contact; false when the journal could not take it.
+    fn keep(&self, contact: Contact) -> bool {
         self.shared.remember_agent(&contact);
         self.shared.cache.lock().learn(contact.clone());
         let in_memory = self.shared.pending.room() > 0;
         let ticket = self.journal.append(&contact, in_memory);
+        let journaled = ticket.is_some();
         if in_memory {
             self.shared.pending.push((contact, ticket));
-        } else if ticket.is_none() {
+        } else if !journaled {
             self.shared.counters.lost.fetch_add(1, Ordering::Relaxed);
         }
+        journaled
     }
 
     /// The cache's answer, if it has one. Never blocks on I/O.

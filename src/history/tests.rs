@@ -259,6 +259,23 @@ fn contacts_unwritten_at_stop_stay_in_the_journal_for_the_next_start() {
 }
 
 #[test]
+fn resumed_contacts_are_on_disk_when_resume_returns() {
+    let journal = journal_dir();
+    let store = Arc::new(MemoryStore::default());
+    store.down.store(true, Ordering::SeqCst);
+    let history = start_in(settings("a"), store.clone(), &journal);
+    let resumed = vec![contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a")];
+    assert!(history.resume(resumed), "the journal took them");
+    // No stop: what a crash right now would leave behind.
+    let on_disk: usize = std::fs::read_dir(&journal)
+        .unwrap()
+        .map(|segment| std::fs::read_to_string(segment.unwrap().path()).unwrap().lines().count())
+        .sum();
+    assert_eq!(on_disk, 1);
+    history.stop();
+}
+
+#[test]
 fn stored_rows_naming_agents_no_live_call_could_have_are_never_answered() {
     let store = Arc::new(MemoryStore::default());
     let hostile = [

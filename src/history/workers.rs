@@ -57,21 +57,23 @@ impl Crew {
     /// unless `stop` is raised: a failing writer must not be gone for good.
     pub fn spawn(&self, name: String, stop: Arc<AtomicBool>, body: impl Fn() + Send + 'static) {
         let thread_name = name.clone();
-        let handle = thread::Builder::new()
-            .name(name.clone())
-            .spawn(move || loop {
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&body));
-                if result.is_ok() || stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                log_error!("res_sticky: thread {thread_name} failed (see above); starting it again");
-                pause(&stop, Duration::from_secs(1));
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-            })
-            .expect("spawning a res_sticky thread");
-        self.threads.lock().push((name, handle));
+        let spawned = thread::Builder::new().name(name.clone()).spawn(move || loop {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&body));
+            if result.is_ok() || stop.load(Ordering::SeqCst) {
+                return;
+            }
+            log_error!("res_sticky: thread {thread_name} failed (see above); starting it again");
+            pause(&stop, Duration::from_secs(1));
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+        });
+        match spawned {
+            Ok(handle) => self.threads.lock().push((name, handle)),
+            // The system is out of threads or memory: say so and go on
+            // without this one rather than take Asterisk down.
+            Err(error) => log_error!("res_sticky: cannot start the thread {name}: {error}"),
+        }
     }
 
     /// Waits until every thread has ended or `deadline` passes; joins those

@@ -152,10 +152,15 @@ pub fn start(config: Config, source: String) -> Result<(), String> {
     let rules = Rules::from(config)?;
     let journal_max = rules.config.general.journal_max;
     let history = History::start(rules.settings(), open_store(&rules), &journal_dir(), journal_max)?;
-    let resumed = crate::history::journal::take_legacy(&legacy_pending());
+    let resumed = crate::history::journal::read_legacy(&legacy_pending());
     if !resumed.is_empty() {
         log_notice!("res_sticky: writing {} contacts an earlier version kept at its stop", resumed.len());
-        history.resume(resumed);
+        // The old file goes only once its contacts are safe in the journal.
+        if history.resume(resumed) {
+            let _ = std::fs::remove_file(legacy_pending());
+        } else {
+            log_warning!("res_sticky: {} kept: the journal did not take its contacts", legacy_pending().display());
+        }
     }
     let running = Running {
         rules: RwLock::new(Arc::new(rules)),
