@@ -83,6 +83,7 @@ fn generate_bindings(include: &Path) {
             "ast_(config_load2|config_destroy|category_browse_filtered|category_get_name|category_first)",
         )
         .allowlist_function("ast_channel_(name|caller|connected|language|bridge_peer|uniqueid|linkedid)")
+        .allowlist_function("ast_channel_(pbx|tech|callid)|ast_read_threadstorage_callid")
         .allowlist_function("ast_(autoservice_start|autoservice_stop|check_hangup|unregister_application|answer)")
         .allowlist_function("ast_(play_and_record|app_getdata|stream_and_wait|fileexists)")
         .allowlist_var("ast_say_date_with_format")

@@ -125,6 +125,25 @@ fn a_caller_waits_for_the_busy_agent_and_is_routed_when_free() {
 }
 
 #[test]
+fn a_wait_asked_for_from_ami_is_not_honoured_and_never_crashes() {
+    let (asterisk, ami) = start_routing("amiwait", &routing_sticky());
+    inbound(&asterisk, &ami, CLIENT, "101");
+    set_state(&asterisk, "101", "INUSE");
+    // AMI's Getvar without a channel reads the function on a channel that
+    // has no driver: ringing or music there would take Asterisk down.
+    for options in ["w(5)r", "w(5)m", "w(5)"] {
+        let started = Instant::now();
+        let answer = ami.action("Getvar", &[("Variable", &format!("STICKY_ROUTE({CLIENT},,{options})"))]);
+        assert_eq!(answer.get("Response"), Some("Success"), "{answer:?}");
+        assert_eq!(answer.get("Value"), Some(""), "BUSY: the usual path");
+        assert!(started.elapsed() < Duration::from_secs(4), "not waited: {:?}", started.elapsed());
+    }
+    assert!(asterisk.log().contains("option w is honoured only in the dialplan of the caller's own channel"));
+    assert_eq!(asterisk.eval(&format!("STICKY_ROUTE({CLIENT},,w(5)m)")), "", "from the CLI too");
+    assert!(asterisk.cli("core show version").contains("Asterisk"), "still up");
+}
+
+#[test]
 fn several_callers_wait_the_longest_first_and_a_hang_up_ends_a_wait() {
     let (asterisk, ami) = start_routing("waitqueue", &routing_sticky());
     for client in ["79120000001", "79120000002", "79120000003"] {

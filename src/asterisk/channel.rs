@@ -187,6 +187,25 @@ impl<'a> Channel<'a> {
         unsafe { sys::pbx_builtin_setvar_helper(self.raw.as_ptr(), name.as_ptr(), value.as_ptr()) };
     }
 
+    /// Whether this thread is the one running the channel's dialplan: a real
+    /// channel (with a driver) whose PBX thread this is. Only then may the
+    /// module play to it and read its frames. A function read from AMI
+    /// (`Getvar`, on a dummy channel without a driver, or on a real channel
+    /// another thread services) or from ARI is not.
+    pub fn is_serviced_here(&self) -> bool {
+        let raw = self.raw.as_ptr();
+        // SAFETY: the channel is alive for 'a; its fields are read under its
+        // lock. The thread's call id is this thread's own storage.
+        unsafe {
+            let _locked = lock_raw(raw);
+            let own = sys::ast_channel_callid(raw);
+            !sys::ast_channel_tech(raw).is_null()
+                && !sys::ast_channel_pbx(raw).is_null()
+                && own != 0
+                && own == sys::ast_read_threadstorage_callid()
+        }
+    }
+
     /// Runs blocking work while Asterisk keeps servicing the channel (reading
     /// its frames, so the far end does not time out).
     pub fn with_autoservice<R>(&self, work: impl FnOnce() -> R) -> R {

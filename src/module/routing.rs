@@ -184,13 +184,21 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
     };
     let mut decision = verdict(&contact.agent, &rules.availability(), device_state);
     if let (RouteStatus::Busy, Some(wait), Some(channel)) = (decision.status, asked.arguments.options.wait, channel) {
-        decision = match wait_for_agent(channel, &rules, &contact, decision, wait, asked.arguments.options.sound) {
-            Ok(decision) => decision,
-            Err(Hungup) => {
-                decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact));
-                return Ok(String::new());
-            }
-        };
+        if !channel.is_serviced_here() {
+            log_notice!(
+                "STICKY_ROUTE: option w is honoured only in the dialplan of the caller's own channel (not from AMI, \
+                 ARI or another channel's thread); {} is not waited for",
+                decision.device
+            );
+        } else {
+            decision = match wait_for_agent(channel, &rules, &contact, decision, wait, asked.arguments.options.sound) {
+                Ok(decision) => decision,
+                Err(Hungup) => {
+                    decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact));
+                    return Ok(String::new());
+                }
+            };
+        }
     }
     verbose!(
         3,
