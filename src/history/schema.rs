@@ -169,10 +169,39 @@ fn query_error(error: odbc_api::Error) -> StoreError {
     StoreError::Query(super::pool::one_line(&error.to_string()))
 }
 
-/// Whether `SELECT <what> FROM <table>` runs.
-fn runs(connection: &Connection<'static>, what: &str, table: &str, timeout: Duration) -> bool {
+/// Whether `SELECT <what> FROM <table>` runs: `Ok(false)` only when the
+/// database says the table or the column does not exist; any other error (a
+/// timeout, a lock, a lost connection) is an error, never taken for "absent".
+fn probe(connection: &Connection<'static>, what: &str, table: &str, timeout: Duration) -> Result<bool, StoreError> {
     let sql = format!("SELECT {what} FROM {table} WHERE 1 = 0");
-    connection.execute(&sql, (), Some(seconds(timeout))).is_ok()
+    match connection.execute(&sql, (), Some(seconds(timeout))) {
+        Ok(_) => Ok(true),
+        Err(error) if is_missing(&error) => Ok(false),
+        Err(error) => Err(query_error(error)),
+    }
+}
+
+/// Whether an error says a table or a column does not exist.
+fn is_missing(error: &odbc_api::Error) -> bool {
+    let odbc_api::Error::Diagnostics { record, .. } = error else {
+        return false;
+    };
+    let state = String::from_utf8_lossy(&record.state.0).to_string();
+    missing_state(&state, &error.to_string())
+}
+
+/// SQLSTATEs for a missing table or column: ODBC's 42S02 and 42S22,
+/// PostgreSQL's 42P01 and 42703; the SQLite driver says it in words.
+fn missing_state(state: &str, message: &str) -> bool {
+    matches!(state, "42S02" | "42S22" | "42P01" | "42703") || {
+        let message = message.to_ascii_lowercase();
+        message.contains("no such table") || message.contains("no such column")
+    }
+}
+
+/// [`probe`] for "is the work there already" checks: an error counts as no.
+fn runs(connection: &Connection<'static>, what: &str, table: &str, timeout: Duration) -> bool {
+    probe(connection, what, table, timeout).unwrap_or(false)
 }
 
 /// Runs DDL; an error is harmless when `done` shows the work is there (a
@@ -235,10 +264,15 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
         _ => {}
     }
     let history = || runs(connection, "id", "sticky_history", timeout);
-    let found = if history() {
+    let found = if probe(connection, "id", "sticky_history", timeout)? {
         let scoped = || runs(connection, "scope", "sticky_history", timeout);
-        if !scoped() {
-            execute_unless(connection, Dialect::ADD_SCOPE, timeout, scoped)?;
+        if !probe(connection, "scope", "sticky_history", timeout)? {
+            execute_unless(connection, Dialect::ADD_SCOPE, timeout, scoped).map_err(|error| {
+                StoreError::Query(format!(
+                    "cannot add the column scope to sticky_history ({error}): the database user needs the right \
+                     to alter the table once (ALTER on MySQL/MariaDB, ownership on PostgreSQL)"
+                ))
+            })?;
         }
         // An index only speeds up pruning: failing here means another server
         // made it a moment ago.
@@ -252,6 +286,10 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
     };
     let forget = || runs(connection, "id", "sticky_forget", timeout);
     execute_unless(connection, &dialect.create_forget(), timeout, forget)?;
+    // Version 2 is recorded only once its layout is really there.
+    if !probe(connection, "scope", "sticky_history", timeout)? {
+        return Err(StoreError::Query("sticky_history has no column scope after the upgrade".into()));
+    }
     connection
         .execute(&format!("INSERT INTO sticky_schema (version) VALUES ({VERSION})"), (), Some(seconds(timeout)))
         .map_err(query_error)?;
@@ -261,6 +299,19 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_missing_table_or_column_counts_as_absent() {
+        assert!(missing_state("42S02", ""));
+        assert!(missing_state("42P01", "relation \"sticky_history\" does not exist"));
+        assert!(missing_state("42703", "column \"scope\" does not exist"));
+        assert!(missing_state("HY000", "[SQLite]no such table: sticky_history (1)"));
+        assert!(missing_state("HY000", "no such column: scope"));
+        assert!(!missing_state("HYT00", "Timeout expired"), "a timeout is not an absent table");
+        assert!(!missing_state("08S01", "communication link failure"));
+        assert!(!missing_state("40001", "deadlock"));
+        assert!(!missing_state("HY000", "database is locked"));
+    }
 
     #[test]
     fn dialects_from_driver_names() {
