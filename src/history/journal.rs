@@ -18,7 +18,7 @@
 //! - **Bounded.** Past `max_bytes` on disk, new contacts are kept in memory
 //!   only; they are counted, and the first of each stretch is logged.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -65,9 +65,18 @@ struct Segment {
 struct Buffered {
     seq: u64,
     segment: u64,
-    /// The contact's number key, for forgetting it.
+    /// The contact's number key and start, for forgetting it.
     number: String,
+    started_at: i64,
     line: Vec<u8>,
+}
+
+/// Numbers forgotten, each with the time it was forgotten: their contacts
+/// made until then go.
+pub type Forgotten = HashMap<String, i64>;
+
+fn is_gone(forgotten: &Forgotten, number: &str, started_at: i64) -> bool {
+    forgotten.get(number).is_some_and(|at| started_at <= *at)
 }
 
 #[derive(Default)]
@@ -82,6 +91,9 @@ struct State {
     stored_early: HashSet<u64>,
     /// Whether the journal is full (for logging the start of a stretch).
     full: bool,
+    /// Forgotten since the commit thread last took the buffer: the batch it
+    /// is writing may still hold their records.
+    scrubbed: Forgotten,
     stopping: bool,
 }
 
@@ -300,7 +312,13 @@ impl Journal {
         if segment.bytes >= SEGMENT_BYTES {
             state.current += 1;
         }
-        state.buffer.push(Buffered { seq, segment: segment_id, number: contact.number.as_str().to_string(), line });
+        state.buffer.push(Buffered {
+            seq,
+            segment: segment_id,
+            number: contact.number.as_str().to_string(),
+            started_at: contact.started_at,
+            line,
+        });
         state.since.get_or_insert_with(Instant::now);
         if state.buffer.len() == 1 || state.buffer.len() >= COMMIT_RECORDS {
             self.wake.notify_all();
@@ -344,16 +362,25 @@ impl Journal {
         self.write_through.store(true, Ordering::SeqCst);
     }
 
-    /// Removes every record of the number `key` (`sticky forget`): from the
-    /// commit buffer and from every segment on disk (rewritten through a
-    /// temporary file). The writer's memory is the caller's to purge.
-    pub fn scrub(&self, key: &str) -> io::Result<usize> {
+    /// Removes the records of forgotten numbers made until they were
+    /// forgotten (`sticky forget`, here or on another server): from the
+    /// commit buffer, from the batch being committed, and from every segment
+    /// on disk (rewritten through a temporary file), in one pass for all of
+    /// them. The writer's memory is the caller's to purge.
+    pub fn scrub(&self, forgotten: &Forgotten) -> io::Result<usize> {
+        if forgotten.is_empty() {
+            return Ok(0);
+        }
         let mut removed = 0;
         {
             let mut state = self.state.lock();
+            for (number, at) in forgotten {
+                let kept = state.scrubbed.entry(number.clone()).or_insert(*at);
+                *kept = (*kept).max(*at);
+            }
             let mut gone: Vec<(u64, u64)> = Vec::new();
             state.buffer.retain(|record| {
-                let keep = record.number != key;
+                let keep = !is_gone(forgotten, &record.number, record.started_at);
                 if !keep {
                     gone.push((record.segment, record.line.len() as u64));
                 }
@@ -368,6 +395,9 @@ impl Journal {
             }
         }
         let segments: Vec<u64> = self.state.lock().segments.keys().copied().collect();
+        if segments.is_empty() {
+            return Ok(removed);
+        }
         let _files = self.files.lock();
         for segment in segments {
             let path = segment_path(&self.dir, segment);
@@ -379,7 +409,7 @@ impl Journal {
             for line in bytes.split_inclusive(|b| *b == b'\n') {
                 let text = std::str::from_utf8(line).unwrap_or("");
                 match decode(text.trim_end_matches('\n')) {
-                    Some(row) if row.number == key => dropped += 1,
+                    Some(row) if is_gone(forgotten, &row.number, row.started_at) => dropped += 1,
                     _ => kept.extend_from_slice(line),
                 }
             }
@@ -394,7 +424,7 @@ impl Journal {
             File::open(&self.dir)?.sync_all()?;
             removed += dropped;
             if let Some(entry) = self.state.lock().segments.get_mut(&segment) {
-                entry.bytes = kept.len() as u64;
+                entry.bytes = entry.bytes.saturating_sub((bytes.len() - kept.len()) as u64);
             }
         }
         Ok(removed)
@@ -533,6 +563,9 @@ impl Journal {
                     return;
                 }
                 state.since = None;
+                // Scrubs from now on see the buffer; only the batch of the
+                // previous round (written by now) could have escaped them.
+                state.scrubbed.clear();
                 let batch = std::mem::take(&mut state.buffer);
                 let early = std::mem::take(&mut state.stored_early);
                 (batch, early)
@@ -558,6 +591,24 @@ impl Journal {
         let mut failed = 0;
         {
             let _files = self.files.lock();
+            let scrubbed = std::mem::take(&mut self.state.lock().scrubbed);
+            if !scrubbed.is_empty() {
+                // A number forgotten while this batch was on its way here.
+                for (segment, (bytes, written, _)) in by_segment.iter_mut() {
+                    let mut kept = Vec::with_capacity(bytes.len());
+                    for line in bytes.split_inclusive(|b| *b == b'\n') {
+                        let text = std::str::from_utf8(line).unwrap_or("");
+                        match decode(text.trim_end_matches('\n')) {
+                            Some(row) if is_gone(&scrubbed, &row.number, row.started_at) => {
+                                *written -= 1;
+                                *unwritten.entry(*segment).or_default() += line.len() as u64;
+                            }
+                            _ => kept.extend_from_slice(line),
+                        }
+                    }
+                    *bytes = kept;
+                }
+            }
             for (segment, (bytes, written, _)) in &by_segment {
                 if bytes.is_empty() {
                     continue;
@@ -811,7 +862,7 @@ mod tests {
             rows.into_iter().map(|row| row.number).collect::<Vec<_>>()
         };
         assert_eq!(numbers(), ["9123456789", "9000000001"]);
-        assert_eq!(journal.scrub("9123456789").unwrap(), 1);
+        assert_eq!(journal.scrub(&Forgotten::from([("9123456789".to_string(), i64::MAX)])).unwrap(), 1);
         assert_eq!(numbers(), ["9000000001"], "only the other number stays");
         let _ = fs::remove_dir_all(dir);
     }

@@ -139,6 +139,9 @@ pub struct Shared {
     /// then are dropped wherever they turn up (a batch being written, the
     /// journal read back).
     forgotten: Mutex<HashMap<NumberKey, i64>>,
+    /// The id of the last note of a forgotten number applied here (0 at
+    /// start: the notes still kept, a day's, are applied again).
+    notes_seen: Mutex<i64>,
 }
 
 impl Shared {
@@ -159,20 +162,54 @@ impl Shared {
         trusted
     }
 
-    /// Drops a forgotten number from everything this server holds.
-    pub(super) fn forget_here(&self, key: &NumberKey, journal: &Journal) {
+    /// Drops numbers forgotten at the given times from everything this
+    /// server holds: their contacts made until then.
+    pub(super) fn forget_here(&self, notes: &[(NumberKey, i64)], journal: &Journal) {
+        if notes.is_empty() {
+            return;
+        }
         {
             let now = now_ms();
             let mut forgotten = self.forgotten.lock();
             forgotten.retain(|_, at| now - *at < FORGOTTEN_KEPT_MS);
-            forgotten.insert(key.clone(), now);
+            for (key, at) in notes {
+                let kept = forgotten.entry(key.clone()).or_insert(*at);
+                *kept = (*kept).max(*at);
+            }
         }
-        self.cache.lock().remove(key);
-        self.last_by_agent.lock().retain(|_, contact| &contact.number != key);
-        journal.confirm(self.pending.purge(key));
-        if let Err(error) = journal.scrub(key.as_str()) {
+        {
+            let mut cache = self.cache.lock();
+            for (key, _) in notes {
+                cache.remove(key);
+            }
+        }
+        self.last_by_agent.lock().retain(|_, contact| !self.is_forgotten(contact));
+        for (key, at) in notes {
+            journal.confirm(self.pending.purge(key, *at));
+        }
+        let scrub: journal::Forgotten = notes.iter().map(|(key, at)| (key.as_str().to_string(), *at)).collect();
+        if let Err(error) = journal.scrub(&scrub) {
             log_warning!("res_sticky: cannot remove a forgotten number from the journal: {error}");
         }
+    }
+
+    /// Applies the notes of numbers forgotten on any server sharing the
+    /// store that this server has not applied yet; the notes applied.
+    pub(super) fn apply_notes(&self, store: &dyn Store, journal: &Journal, timeout: Duration) -> Vec<(NumberKey, i64)> {
+        let mut seen = self.notes_seen.lock();
+        let mut applied = Vec::new();
+        while let Ok(notes) = store.forgotten_after(*seen, timeout) {
+            let more = notes.len() >= store::NOTES_PER_READ;
+            for note in notes {
+                *seen = (*seen).max(note.id);
+                applied.push((note.key, note.at));
+            }
+            if !more {
+                break;
+            }
+        }
+        self.forget_here(&applied, journal);
+        applied
     }
 
     /// Whether a contact belongs to a number forgotten after it was made.
@@ -180,8 +217,10 @@ impl Shared {
         self.forgotten.lock().get(&contact.number).is_some_and(|at| contact.started_at <= *at)
     }
 
+    /// Contacts read back that may be used: trusted, and not of a number
+    /// forgotten since they were made.
     fn trusted_only(&self, contacts: Vec<Contact>) -> Vec<Contact> {
-        contacts.into_iter().filter(|contact| self.trusted(contact)).collect()
+        contacts.into_iter().filter(|contact| self.trusted(contact) && !self.is_forgotten(contact)).collect()
     }
 
     pub(super) fn remember_agent(&self, contact: &Contact) {
@@ -282,6 +321,7 @@ impl History {
             node: RwLock::new(settings.node.clone()),
             agents: RwLock::new(settings.agents.clone()),
             forgotten: Mutex::new(HashMap::new()),
+            notes_seen: Mutex::new(0),
         });
         // What a previous run left in the journal is pending from the start.
         workers::read_back(&shared, &journal);
@@ -528,10 +568,10 @@ impl History {
     /// servers sharing it); the contacts erased from the store. The local
     /// part happens even when the store cannot be reached.
     pub fn forget(&self, key: &NumberKey) -> Result<usize, LookupError> {
-        self.shared.forget_here(key, &self.journal);
+        let at = now_ms();
+        self.shared.forget_here(&[(key.clone(), at)], &self.journal);
         let deadline = Instant::now() + self.settings().query_timeout.max(Duration::from_secs(5));
         let number = key.clone();
-        let at = now_ms();
         self.ask(deadline, &here, move |store, _, timeout| store.forget(&number, at, timeout))
     }
 

@@ -13,7 +13,7 @@ use once_cell::sync::OnceCell;
 
 use super::pool::{one_line, Pool};
 use super::schema::{self, Dialect, COLUMNS, COLUMN_COUNT};
-use super::store::{Row, Store, StoreError};
+use super::store::{Note, Row, Store, StoreError, NOTES_PER_READ};
 use crate::routing::contact::{Contact, StoredRow};
 use crate::routing::number::NumberKey;
 use crate::{log_error, log_notice};
@@ -314,7 +314,12 @@ impl Store for OdbcStore {
         self.with_connection(timeout, |connection, dialect| {
             in_transaction(connection, dialect, || {
                 let number = key.as_str().into_parameter();
-                let erased = affected(connection, "DELETE FROM sticky_history WHERE number_key = ?", &number, timeout)?;
+                let erased = affected(
+                    connection,
+                    "DELETE FROM sticky_history WHERE number_key = ? AND started_at <= ?",
+                    (&number, &at),
+                    timeout,
+                )?;
                 connection
                     .execute(
                         "INSERT INTO sticky_forget (number_key, forgotten_at) VALUES (?, ?)",
@@ -327,10 +332,12 @@ impl Store for OdbcStore {
         })
     }
 
-    fn forgotten_after(&self, after: i64, timeout: Duration) -> Result<Vec<(i64, NumberKey)>, StoreError> {
+    fn forgotten_after(&self, after: i64, timeout: Duration) -> Result<Vec<Note>, StoreError> {
         self.with_connection(timeout, |connection, dialect| {
-            let sql =
-                format!("SELECT id, number_key FROM sticky_forget WHERE id > ? ORDER BY id{}", dialect.limit(1000));
+            let sql = format!(
+                "SELECT id, number_key, forgotten_at FROM sticky_forget WHERE id > ? ORDER BY id{}",
+                dialect.limit(NOTES_PER_READ)
+            );
             let cursor = connection.execute(&sql, &after, Some(seconds(timeout))).map_err(query_error)?;
             let mut forgotten = Vec::new();
             if let Some(mut cursor) = cursor {
@@ -342,17 +349,16 @@ impl Store for OdbcStore {
                         Ok(String::from_utf8_lossy(&buffer).trim().to_string())
                     };
                     let id = text(1)?.parse().unwrap_or(0);
-                    if let Some(key) = NumberKey::from_stored(&text(2)?) {
-                        forgotten.push((id, key));
+                    let key = NumberKey::from_stored(&text(2)?);
+                    // A note whose time cannot be read forgets everything up to now.
+                    let at = text(3)?.parse().unwrap_or_else(|_| crate::time::now_ms());
+                    if let Some(key) = key {
+                        forgotten.push(Note { id, key, at });
                     }
                 }
             }
             Ok(forgotten)
         })
-    }
-
-    fn last_forget_id(&self, timeout: Duration) -> Result<i64, StoreError> {
-        self.with_connection(timeout, |connection, _| max_id(connection, "sticky_forget", timeout))
     }
 
     fn prune(&self, before: i64, limit: usize, timeout: Duration) -> Result<usize, StoreError> {

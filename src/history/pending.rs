@@ -77,14 +77,15 @@ impl Pending {
         }
     }
 
-    /// Takes every waiting contact of `key` out (the number is forgotten);
+    /// Takes every waiting contact of `key` made until `until` out (the
+    /// number was forgotten then);
     /// their journal tickets. Contacts in a batch being written are not
     /// reached: the caller erases the store after this.
-    pub fn purge(&self, key: &NumberKey) -> Vec<Ticket> {
+    pub fn purge(&self, key: &NumberKey, until: i64) -> Vec<Ticket> {
         let mut queue = self.queue.lock();
         let mut tickets = Vec::new();
         queue.retain(|(contact, ticket)| {
-            let keep = &contact.number != key;
+            let keep = &contact.number != key || contact.started_at > until;
             if !keep {
                 tickets.extend(*ticket);
             }

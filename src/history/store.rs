@@ -27,6 +27,18 @@ impl fmt::Display for StoreError {
 /// A stored contact with its row id (ids only grow; the sync poller follows them).
 pub type Row = (i64, Contact);
 
+/// Notes of forgotten numbers read at a time.
+pub const NOTES_PER_READ: usize = 1000;
+
+/// A note that a number was forgotten (`sticky_forget`): its contacts made
+/// until `at` are to go from every server sharing the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub id: i64,
+    pub key: NumberKey,
+    pub at: i64,
+}
+
 pub trait Store: Send + Sync {
     /// Contacts of `key` that started at or after `since`, newest first, at most `limit`.
     fn recent(&self, key: &NumberKey, since: i64, limit: usize, timeout: Duration) -> Result<Vec<Contact>, StoreError>;
@@ -44,11 +56,9 @@ pub trait Store: Send + Sync {
     /// that other servers drop it from their caches; the contacts erased.
     fn forget(&self, key: &NumberKey, at: i64, timeout: Duration) -> Result<usize, StoreError>;
 
-    /// Notes of forgotten numbers with an id above `after`, in id order.
-    fn forgotten_after(&self, after: i64, timeout: Duration) -> Result<Vec<(i64, NumberKey)>, StoreError>;
-
-    /// The highest id of the notes of forgotten numbers (0: none).
-    fn last_forget_id(&self, timeout: Duration) -> Result<i64, StoreError>;
+    /// Notes of forgotten numbers with an id above `after`, in id order, at
+    /// most [`NOTES_PER_READ`].
+    fn forgotten_after(&self, after: i64, timeout: Duration) -> Result<Vec<Note>, StoreError>;
 
     /// Erases up to `limit` contacts that started before `before` (and old
     /// notes of forgotten numbers); the contacts erased.
@@ -85,7 +95,7 @@ pub mod memory {
     #[derive(Default)]
     pub struct MemoryStore {
         rows: Mutex<Vec<Row>>,
-        forgotten: Mutex<Vec<(i64, NumberKey)>>,
+        forgotten: Mutex<Vec<Note>>,
         pub down: AtomicBool,
         pub reads: std::sync::atomic::AtomicU64,
         /// Every call sleeps this long first (a slow database).
@@ -174,25 +184,21 @@ pub mod memory {
             Ok(())
         }
 
-        fn forget(&self, key: &NumberKey, _at: i64, _: Duration) -> Result<usize, StoreError> {
+        fn forget(&self, key: &NumberKey, at: i64, _: Duration) -> Result<usize, StoreError> {
             self.check()?;
             let mut rows = self.rows.lock();
             let before = rows.len();
-            rows.retain(|(_, c)| &c.number != key);
+            rows.retain(|(_, c)| &c.number != key || c.started_at > at);
             let mut forgotten = self.forgotten.lock();
             let id = forgotten.len() as i64 + 1;
-            forgotten.push((id, key.clone()));
+            forgotten.push(Note { id, key: key.clone(), at });
             Ok(before - rows.len())
         }
 
-        fn forgotten_after(&self, after: i64, _: Duration) -> Result<Vec<(i64, NumberKey)>, StoreError> {
+        fn forgotten_after(&self, after: i64, _: Duration) -> Result<Vec<Note>, StoreError> {
             self.check()?;
-            Ok(self.forgotten.lock().iter().filter(|(id, _)| *id > after).cloned().collect())
-        }
-
-        fn last_forget_id(&self, _: Duration) -> Result<i64, StoreError> {
-            self.check()?;
-            Ok(self.forgotten.lock().len() as i64)
+            let notes = self.forgotten.lock();
+            Ok(notes.iter().filter(|note| note.id > after).take(NOTES_PER_READ).cloned().collect())
         }
 
         fn prune(&self, before: i64, limit: usize, _: Duration) -> Result<usize, StoreError> {

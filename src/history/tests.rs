@@ -275,6 +275,60 @@ fn resumed_contacts_are_on_disk_when_resume_returns() {
     history.stop();
 }
 
+/// Journal records left on disk, in all segments.
+fn journal_records(journal: &Path) -> usize {
+    std::fs::read_dir(journal)
+        .map(|dir| {
+            dir.map(|segment| std::fs::read_to_string(segment.unwrap().path()).unwrap_or_default().lines().count())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_number_forgotten_elsewhere_during_an_outage_is_not_written_when_the_store_returns() {
+    let journal = journal_dir();
+    let store = Arc::new(MemoryStore::default());
+    store.down.store(true, Ordering::SeqCst);
+    let history = start_in(settings("b"), store.clone(), &journal);
+    history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(5), "b"));
+    history.learn(contact("9120000001", "102", Direction::Inbound, Duration::from_secs(5), "b"));
+    assert!(wait_until(Duration::from_secs(2), || journal_records(&journal) == 2), "journaled");
+    // Server a forgets the first number while b cannot reach the store.
+    store.down.store(false, Ordering::SeqCst);
+    store.forget(&key("9123456789"), now_ms(), Duration::from_secs(1)).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || store.len() == 1), "the other number is written");
+    std::thread::sleep(Duration::from_millis(300));
+    let stored: Vec<String> =
+        store.recent(&key("9123456789"), 0, 10, HOUR).unwrap().iter().map(|c| c.agent.id.to_string()).collect();
+    assert!(stored.is_empty(), "the forgotten number was written: {stored:?}");
+    assert!(wait_until(Duration::from_secs(2), || journal_records(&journal) == 0), "and gone from the journal");
+    assert_eq!(agent_of(history.lookup(&lookup("9123456789", HOUR))), None);
+    history.stop();
+}
+
+#[test]
+fn notes_made_while_a_server_was_stopped_apply_at_its_next_start_and_spare_newer_contacts() {
+    let journal = journal_dir();
+    let store = Arc::new(MemoryStore::default());
+    store.down.store(true, Ordering::SeqCst);
+    let history = start_in(settings("b"), store.clone(), &journal);
+    history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(60), "b"));
+    history.stop();
+    assert_eq!(journal_records(&journal), 1, "kept for the next start");
+    // While b is stopped, a forgets the number; then the client calls again.
+    store.down.store(false, Ordering::SeqCst);
+    store.forget(&key("9123456789"), now_ms() - 30_000, Duration::from_secs(1)).unwrap();
+    let next = start_in(settings("b"), store.clone(), &journal);
+    next.learn(contact("9123456789", "102", Direction::Inbound, Duration::from_secs(1), "b"));
+    assert!(wait_until(Duration::from_secs(5), || store.len() == 1), "one contact stored");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(store.len(), 1);
+    assert_eq!(agent_of(next.lookup(&lookup("9123456789", HOUR))), Some("102".into()), "the newer contact stays");
+    assert!(wait_until(Duration::from_secs(2), || journal_records(&journal) == 0));
+    next.stop();
+}
+
 #[test]
 fn stored_rows_naming_agents_no_live_call_could_have_are_never_answered() {
     let store = Arc::new(MemoryStore::default());

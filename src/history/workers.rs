@@ -190,7 +190,9 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
             read_back(shared, journal);
             continue;
         }
-        // A number forgotten while its contacts waited: they are not written.
+        // A number forgotten while its contacts waited (here, or on another
+        // server while this one could not reach the store): not written.
+        shared.apply_notes(store, journal, timeout);
         let (gone, kept): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(contact, _)| shared.is_forgotten(contact));
         if !gone.is_empty() {
             shared.pending.discard(&gone);
@@ -207,6 +209,13 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
         let batch = held.release();
         match result {
             Ok(()) => {
+                // Forgotten on another server while this batch was on its
+                // way: erase what it wrote again.
+                for (key, at) in shared.apply_notes(store, journal, timeout) {
+                    if contacts.iter().any(|contact| contact.number == key && contact.started_at <= at) {
+                        let _ = store.forget(&key, at, timeout);
+                    }
+                }
                 shared.pending.done(&batch);
                 journal.confirm(batch.iter().filter_map(|(_, ticket)| *ticket));
                 shared.breaker.success();
@@ -335,24 +344,13 @@ fn poller(
     timeout: Duration,
 ) {
     let mut seen_max: Option<i64> = None;
-    let mut forgets_seen: Option<i64> = None;
     let mut marks: VecDeque<(Instant, i64)> = VecDeque::new();
     while !stop.load(Ordering::SeqCst) {
         pause(stop, interval);
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        match forgets_seen {
-            None => forgets_seen = store.last_forget_id(timeout).ok(),
-            Some(seen) => {
-                if let Ok(forgotten) = store.forgotten_after(seen, timeout) {
-                    for (id, key) in forgotten {
-                        shared.forget_here(&key, journal);
-                        forgets_seen = Some(id.max(seen));
-                    }
-                }
-            }
-        }
+        shared.apply_notes(store, journal, timeout);
         let Some(max) = seen_max else {
             match store.last_id(timeout) {
                 Ok(last) => {
@@ -377,7 +375,7 @@ fn poller(
                 let node = shared.node();
                 let mut cache = shared.cache.lock();
                 for (_, contact) in rows {
-                    if contact.node != node && shared.trusted(&contact) {
+                    if contact.node != node && shared.trusted(&contact) && !shared.is_forgotten(&contact) {
                         cache.merge_remote(contact);
                     }
                 }
