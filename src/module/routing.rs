@@ -270,7 +270,8 @@ pub(super) fn variable_set(set: VarSet) {
     if !scope::is_scope_variable(&set.name) {
         return;
     }
-    if let Err(error) = CALL_SCOPES.lock().set(&set.linkedid, &set.value, now_ms()) {
+    let result = CALL_SCOPES.lock().set(&set.linkedid, &set.value, now_ms());
+    if let Err(error) = result {
         log_warning!("res_sticky: STICKY_SCOPE on call {}: {error}", set.linkedid);
     }
 }

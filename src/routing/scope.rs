@@ -3,7 +3,7 @@
 //! support. A contact is learned with the scope of its call; a lookup may
 //! ask for one scope, or for all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// The longest scope name.
@@ -35,12 +35,14 @@ pub fn of_queue(data: &str) -> Option<Arc<str>> {
 
 /// The scopes of calls in progress, by the id their channels share
 /// (`linkedid`), as `STICKY_SCOPE` was set on one of them: the CDR of any
-/// leg of the call then finds it. Bounded in size and age.
+/// leg of the call then finds it. Bounded in size and age: past the bound,
+/// the call whose scope was set longest ago goes first.
 #[derive(Default)]
 pub struct CallScopes {
     calls: HashMap<String, (Arc<str>, i64)>,
-    /// When old calls were last forgotten.
-    pruned_at: i64,
+    /// Calls in the order their scope was set (an entry is stale when the
+    /// call's scope was set again since, or cleared).
+    order: VecDeque<(String, i64)>,
 }
 
 /// A call's scope is forgotten this long after it was set.
@@ -52,17 +54,33 @@ impl CallScopes {
     /// `STICKY_SCOPE` (or `_`/`__STICKY_SCOPE`) was set on a channel of the
     /// call `linkedid` at `now`; an invalid value is ignored (and `Err`).
     pub fn set(&mut self, linkedid: &str, value: &str, now: i64) -> Result<(), String> {
-        if self.calls.len() >= MAX_CALLS {
-            self.calls.retain(|_, (_, at)| now - *at < KEEP_MS);
-            if self.calls.len() >= MAX_CALLS {
-                return Err("too many calls with a scope at once".into());
+        match parse(value)? {
+            Some(scope) => {
+                self.calls.insert(linkedid.to_string(), (scope, now));
+                self.order.push_back((linkedid.to_string(), now));
+            }
+            None => {
+                self.calls.remove(linkedid);
             }
         }
-        match parse(value)? {
-            Some(scope) => self.calls.insert(linkedid.to_string(), (scope, now)),
-            None => self.calls.remove(linkedid),
-        };
+        self.drop_oldest(|calls, order, _| calls > MAX_CALLS || order > 2 * MAX_CALLS);
         Ok(())
+    }
+
+    /// Drops calls from the oldest while `more` says so (given the sizes of
+    /// the table and of the order, and the oldest entry's time); stale
+    /// entries of the order go on the way.
+    fn drop_oldest(&mut self, more: impl Fn(usize, usize, i64) -> bool) {
+        while let Some((linkedid, at)) = self.order.front() {
+            let current = self.calls.get(linkedid).is_some_and(|(_, set_at)| set_at == at);
+            if current && !more(self.calls.len(), self.order.len(), *at) {
+                break;
+            }
+            if current {
+                self.calls.remove(linkedid);
+            }
+            self.order.pop_front();
+        }
     }
 
     /// The scope of the call `linkedid`, if one was set.
@@ -70,13 +88,14 @@ impl CallScopes {
         self.calls.get(linkedid).map(|(scope, _)| scope.clone())
     }
 
-    /// Forgets calls whose scope was set long ago (they have ended); walks
-    /// the table at most once a minute.
+    /// Forgets calls whose scope was set long ago (they have ended).
     pub fn prune(&mut self, now: i64) {
-        if now - self.pruned_at >= 60_000 {
-            self.pruned_at = now;
-            self.calls.retain(|_, (_, at)| now - *at < KEEP_MS);
-        }
+        self.drop_oldest(|_, _, at| now - at >= KEEP_MS);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.calls.len()
     }
 }
 
@@ -113,6 +132,20 @@ mod tests {
         calls.set("1700.3", "support", 0).unwrap();
         calls.prune(KEEP_MS + 60_000);
         assert_eq!(calls.of("1700.3"), None, "forgotten after a while");
+    }
+
+    #[test]
+    fn a_full_table_makes_room_by_the_oldest_call() {
+        let mut calls = CallScopes::default();
+        calls.set("first", "sales", 0).unwrap();
+        calls.set("first", "support", 1).unwrap();
+        for n in 0..MAX_CALLS + 10 {
+            calls.set(&format!("call-{n}"), "sales", 2 + n as i64).unwrap();
+        }
+        assert_eq!(calls.len(), MAX_CALLS, "bounded");
+        assert_eq!(calls.of("first"), None, "the oldest went first");
+        assert_eq!(calls.of(&format!("call-{}", MAX_CALLS + 9)).as_deref(), Some("sales"), "the newest stays");
+        assert!(calls.order.len() <= MAX_CALLS + 1, "no stale entries pile up: {}", calls.order.len());
     }
 
     #[test]
