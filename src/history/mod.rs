@@ -43,7 +43,7 @@ use crate::time::now_ms;
 /// Contacts kept in memory for writing while the database is away (about
 /// 300 bytes each); past it they wait in the journal only.
 pub const MAX_PENDING: usize = 500_000;
-/// How many rows the oldest-first read fetches for the `f` option.
+/// How many rows a lookup reads past what the cache keeps of a number.
 pub const OLDEST_LIMIT: usize = 1000;
 /// How long a forgotten number is remembered, to drop stragglers.
 const FORGOTTEN_KEPT_MS: i64 = 24 * 3600 * 1000;
@@ -477,14 +477,27 @@ impl History {
         let answer = self.shared.cache.lock().answer(&lookup.key, since, &lookup.filter, lookup.first);
         match answer {
             Some(answer) => Ok(answer),
-            // Only `f` over a number with more contacts than an entry keeps.
+            // A number with more contacts than an entry keeps, none of them
+            // a match (another scope or direction), or the first agent (`f`):
+            // read further, newest or oldest first as asked.
             None => {
                 let key = lookup.key.clone();
+                let first = lookup.first;
                 let rows = self.ask(deadline, away, move |store, shared, timeout| {
-                    Ok(shared.trusted_only(store.oldest(&key, since, OLDEST_LIMIT, timeout)?))
+                    let rows = if first {
+                        store.oldest(&key, since, OLDEST_LIMIT, timeout)?
+                    } else {
+                        store.recent(&key, since, OLDEST_LIMIT, timeout)?
+                    };
+                    Ok(shared.trusted_only(rows))
                 })?;
                 if rows.len() >= OLDEST_LIMIT {
-                    log_warning!("res_sticky: {} has over {OLDEST_LIMIT} contacts in the window; 'f' looked at the oldest {OLDEST_LIMIT}", lookup.key);
+                    log_warning!(
+                        "res_sticky: {} has over {OLDEST_LIMIT} contacts in the window; looked at the {} \
+                         {OLDEST_LIMIT}",
+                        lookup.key,
+                        if first { "oldest" } else { "newest" }
+                    );
                 }
                 Ok(rows.into_iter().find(|contact| lookup.filter.accepts(contact)))
             }

@@ -205,6 +205,28 @@ fn first_agent_over_a_long_history() {
 }
 
 #[test]
+fn a_scope_seen_only_past_the_cached_contacts_answers_its_newest_agent() {
+    let store = Arc::new(MemoryStore::default());
+    let scoped = |agent: &str, age: u64, scope: &str| Contact {
+        scope: Arc::from(scope),
+        ..contact("9123456789", agent, Direction::Inbound, Duration::from_secs(age), "b")
+    };
+    // Two support contacts in the morning, then a hundred sales calls.
+    let mut rows = vec![scoped("301", 3000, "support"), scoped("302", 2900, "support")];
+    rows.extend((0..100).map(|i| scoped(&format!("{}", 200 + i), 2000 - i * 10, "sales")));
+    store.insert(&rows, HOUR).unwrap();
+    let history = start(settings("a"), store);
+    let support = Lookup {
+        filter: Filter { scope: Some(Arc::from("support")), ..lookup("9123456789", HOUR).filter },
+        ..lookup("9123456789", HOUR)
+    };
+    assert_eq!(agent_of(history.lookup(&support)), Some("302".into()), "the latest support agent");
+    let first = Lookup { first: true, ..support.clone() };
+    assert_eq!(agent_of(history.lookup(&first)), Some("301".into()), "the first one with f");
+    history.stop();
+}
+
+#[test]
 fn reconfiguring_keeps_pending_contacts() {
     let old_store = Arc::new(MemoryStore::default());
     old_store.down.store(true, Ordering::SeqCst);
