@@ -225,7 +225,8 @@ fn wait_for_agent(
     sound: WaitSound,
 ) -> Result<Verdict, Hungup> {
     let until = Instant::now() + wait;
-    let waiter = WAITERS.join(&busy.device, channel.waker());
+    let mut waiting = Waiting { waiter: WAITERS.join(&busy.device, channel.waker()), routed: false };
+    let waiter = waiting.waiter.clone();
     let _hold = match sound {
         WaitSound::Music => channel.hold_music(),
         WaitSound::Ringing => channel.hold_ringing(),
@@ -247,12 +248,27 @@ fn wait_for_agent(
         }
         decision = verdict(&contact.agent, &rules.availability(), device_state);
         if waiter.released.load(std::sync::atomic::Ordering::SeqCst) && decision.status != RouteStatus::Routed {
-            // Taken again before this caller got there: first in line still.
+            // Taken again before this caller got there: first in line still,
+            // and a change while it was out of line is not missed.
             WAITERS.wait_again(&waiter);
+            decision = verdict(&contact.agent, &rules.availability(), device_state);
         }
     };
-    WAITERS.leave(&waiter);
+    waiting.routed = matches!(&result, Ok(decision) if decision.status == RouteStatus::Routed);
     result
+}
+
+/// A caller in the queue of its agent's device; leaves it when dropped (on
+/// every path, unwinding too), passing an unused release on.
+struct Waiting {
+    waiter: Arc<crate::routing::waiting::Waiter<Waker>>,
+    routed: bool,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITERS.leave(&self.waiter, self.routed);
+    }
 }
 
 /// A device's new state: a caller waiting for it may try it.

@@ -59,14 +59,21 @@ impl<W: Wake> Waiters<W> {
         }
     }
 
-    /// A caller stops waiting (routed, given up, hung up).
-    pub fn leave(&self, waiter: &Arc<Waiter<W>>) {
-        let mut queues = self.queues.lock();
-        if let Some(queue) = queues.get_mut(&waiter.device) {
-            queue.retain(|w| w.id != waiter.id);
-            if queue.is_empty() {
-                queues.remove(&waiter.device);
+    /// A caller stops waiting: `routed` to the agent, or not (given up, hung
+    /// up, failed). A caller released but not routed passes the release on
+    /// to the next in line, who checks the agent for itself.
+    pub fn leave(&self, waiter: &Arc<Waiter<W>>, routed: bool) {
+        {
+            let mut queues = self.queues.lock();
+            if let Some(queue) = queues.get_mut(&waiter.device) {
+                queue.retain(|w| w.id != waiter.id);
+                if queue.is_empty() {
+                    queues.remove(&waiter.device);
+                }
             }
+        }
+        if !routed && waiter.released.swap(false, Ordering::SeqCst) {
+            self.available(&waiter.device);
         }
     }
 
@@ -128,12 +135,33 @@ mod tests {
         waiters.wait_again(&first);
         assert!(waiters.available("PJSIP/102"));
         assert!(first.released.load(Ordering::SeqCst) && !second.released.load(Ordering::SeqCst));
-        waiters.leave(&first);
+        waiters.leave(&first, true);
         assert!(waiters.available("PJSIP/102"));
         assert!(second.released.load(Ordering::SeqCst));
         assert!(!waiters.available("PJSIP/102"), "nobody left for 102");
-        waiters.leave(&elsewhere);
+        waiters.leave(&elsewhere, false);
         assert!(!waiters.available("PJSIP/103"), "a caller who left is not released");
+        assert_eq!(waiters.len(), 0);
+    }
+
+    #[test]
+    fn a_release_spent_by_a_caller_who_leaves_goes_to_the_next() {
+        let waiters = Waiters::default();
+        let woken = Arc::new(AtomicUsize::new(0));
+        let first = waiters.join("PJSIP/102", Count(woken.clone()));
+        let second = waiters.join("PJSIP/102", Count(woken.clone()));
+        assert!(waiters.available("PJSIP/102"));
+        // The first hangs up as the release lands: the second gets it.
+        waiters.leave(&first, false);
+        assert!(second.released.load(Ordering::SeqCst), "passed on");
+        assert_eq!(woken.load(Ordering::SeqCst), 2);
+        // A caller who leaves unreleased passes nothing on.
+        let third = waiters.join("PJSIP/102", Count(woken.clone()));
+        waiters.leave(&second, true);
+        let fourth = waiters.join("PJSIP/102", Count(woken.clone()));
+        waiters.leave(&third, false);
+        assert!(!fourth.released.load(Ordering::SeqCst));
+        waiters.leave(&fourth, false);
         assert_eq!(waiters.len(), 0);
     }
 }
