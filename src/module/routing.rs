@@ -354,9 +354,12 @@ pub(super) fn show_stats(context: &CliContext) -> CliResult {
     if let Err(answer) = begin(context, 3..=3) {
         return answer;
     }
-    let mut stats = STATS.lock();
-    let rows = stats.report(now_ms());
-    let mut text = stats::render(&rows, stats.following());
+    let (rows, following) = {
+        let mut stats = STATS.lock();
+        (stats.report(now_ms()), stats.following())
+    };
+    // Written with no lock held: a console may be slow.
+    let mut text = stats::render(&rows, following);
     text.push_str(&format!("{} caller(s) waiting for their agent now\n", WAITERS.len()));
     context.write(&text);
     CliResult::Success

@@ -96,7 +96,12 @@ pub struct Stats {
     scopes: HashMap<Arc<str>, Minutes>,
     /// Routed calls not yet seen answered, by linkedid.
     followed: HashMap<String, Followed>,
+    /// When expired calls and idle scopes were last looked for.
+    expired_at: i64,
 }
+
+/// The most scopes counted; past it, scopes idle longest go first.
+const MAX_SCOPES: usize = 1000;
 
 fn minute(ms: i64) -> i64 {
     ms.div_euclid(60_000)
@@ -131,8 +136,13 @@ impl Stats {
         }
     }
 
-    /// Routed calls never seen answered count as missed after a while.
+    /// Routed calls never seen answered count as missed after a while;
+    /// scopes without a decision for a day go. Looks at most once a minute.
     fn expire(&mut self, now: i64) {
+        if now.saturating_sub(self.expired_at) < 60_000 && self.scopes.len() <= MAX_SCOPES {
+            return;
+        }
+        self.expired_at = now;
         let late: Vec<String> =
             self.followed.iter().filter(|(_, f)| now - f.at > FOLLOW_MS).map(|(id, _)| id.clone()).collect();
         for id in late {
@@ -140,11 +150,25 @@ impl Stats {
                 self.scopes.entry(call.scope.clone()).or_default().at(minute(call.at)).missed += 1;
             }
         }
+        let oldest = minute(now) - MINUTES as i64;
+        self.scopes.retain(|_, minutes| minutes.0.back().is_some_and(|(m, _)| *m > oldest));
+        if self.scopes.len() > MAX_SCOPES {
+            let mut last: Vec<(i64, Arc<str>)> = self
+                .scopes
+                .iter()
+                .map(|(scope, minutes)| (minutes.0.back().map_or(0, |(m, _)| *m), scope.clone()))
+                .collect();
+            last.sort();
+            for (_, scope) in last.iter().take(self.scopes.len() - MAX_SCOPES) {
+                self.scopes.remove(scope);
+            }
+        }
     }
 
     /// Per scope (sorted; `""` is calls without one): the last hour and the
     /// last 24 hours.
     pub fn report(&mut self, now: i64) -> Vec<(Arc<str>, Counts, Counts)> {
+        self.expired_at = i64::MIN;
         self.expire(now);
         let hour = minute(now) - 59;
         let day = minute(now) - (MINUTES as i64 - 1);
@@ -229,6 +253,22 @@ mod tests {
         assert_eq!((hour.total(), day.total()), (0, 1), "three hours ago: in the day, not the hour");
         let text = render(&rows, stats.following());
         assert!(text.contains("Scope sales") && text.contains("success rate") && text.contains("50%"), "{text}");
+    }
+
+    #[test]
+    fn scopes_are_bounded() {
+        let mut stats = Stats::default();
+        let none: Arc<str> = Arc::from("");
+        let day = 86_400_000;
+        for n in 0..MAX_SCOPES + 50 {
+            stats.decided(day + n as i64, &Arc::from(format!("s{n}")), RouteStatus::NoHistory, "", &none);
+        }
+        assert!(stats.scopes.len() <= MAX_SCOPES + 1, "{}", stats.scopes.len());
+        assert!(stats.scopes.contains_key(&Arc::from(format!("s{}", MAX_SCOPES + 49))), "the newest stays");
+        // A day later, idle scopes are gone.
+        stats.decided(3 * day, &none, RouteStatus::NoHistory, "", &none);
+        assert_eq!(stats.report(3 * day).len(), 1);
+        assert_eq!(stats.scopes.len(), 1);
     }
 
     #[test]
