@@ -173,24 +173,39 @@ pub struct Cache {
     contacts: usize,
     /// The most contacts held before the least recently used numbers go.
     budget: usize,
-    agents: HashMap<Arc<Agent>, ()>,
-    tags: HashMap<Arc<Tags>, ()>,
+    agents: Interned<Agent>,
+    tags: Interned<Tags>,
+}
+
+/// Shared copies of values many contacts hold (agents, tags).
+struct Interned<T> {
+    table: HashMap<Arc<T>, ()>,
+    /// The size at which copies no contact holds any more are swept: twice
+    /// what was left at the last sweep, so sweeping costs O(1) per value.
+    sweep_at: usize,
+}
+
+impl<T> Default for Interned<T> {
+    fn default() -> Interned<T> {
+        Interned { table: HashMap::new(), sweep_at: INTERNED_SWEEP }
+    }
 }
 
 fn capacity(size: usize) -> NonZeroUsize {
     NonZeroUsize::new(size.max(1)).expect("at least 1")
 }
 
-/// The shared copy of `value` in `table` (added if new).
-fn intern<T: Eq + Hash>(table: &mut HashMap<Arc<T>, ()>, value: T) -> Arc<T> {
-    if let Some((shared, _)) = table.get_key_value(&value) {
+/// The shared copy of `value` in `interned` (added if new).
+fn intern<T: Eq + Hash>(interned: &mut Interned<T>, value: T) -> Arc<T> {
+    if let Some((shared, _)) = interned.table.get_key_value(&value) {
         return shared.clone();
     }
-    if table.len() >= INTERNED_SWEEP {
-        table.retain(|shared, _| Arc::strong_count(shared) > 1);
+    if interned.table.len() >= interned.sweep_at {
+        interned.table.retain(|shared, _| Arc::strong_count(shared) > 1);
+        interned.sweep_at = (interned.table.len() * 2).max(INTERNED_SWEEP);
     }
     let shared = Arc::new(value);
-    table.insert(shared.clone(), ());
+    interned.table.insert(shared.clone(), ());
     shared
 }
 
@@ -200,8 +215,8 @@ impl Cache {
             entries: LruCache::new(capacity(size)),
             contacts: 0,
             budget: size.max(1) * CONTACTS_PER_NUMBER,
-            agents: HashMap::new(),
-            tags: HashMap::new(),
+            agents: Interned::default(),
+            tags: Interned::default(),
         }
     }
 
@@ -224,8 +239,8 @@ impl Cache {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.contacts = 0;
-        self.agents.clear();
-        self.tags.clear();
+        self.agents = Interned::default();
+        self.tags = Interned::default();
     }
 
     fn recount(&mut self) {
@@ -398,7 +413,7 @@ mod tests {
             let number = NumberKey::from_stored(&format!("900000000{i}")).unwrap();
             cache.learn(Contact { number, ..contact("101", Direction::Inbound, i) });
         }
-        assert_eq!((cache.agents.len(), cache.tags.len()), (1, 1), "one agent, one node and scope");
+        assert_eq!((cache.agents.table.len(), cache.tags.table.len()), (1, 1), "one agent, one node and scope");
         assert_eq!(size_of::<Cached>(), 40, "the compact form");
     }
 
@@ -501,5 +516,18 @@ mod tests {
         assert_eq!(cache.len(), 2);
         cache.clear();
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn interning_sweeps_rarely_when_many_values_live() {
+        let mut interned: Interned<String> = Interned::default();
+        let held: Vec<Arc<String>> = (0..3 * INTERNED_SWEEP).map(|n| intern(&mut interned, n.to_string())).collect();
+        assert_eq!(interned.table.len(), held.len(), "live values stay");
+        assert!(interned.sweep_at >= 2 * INTERNED_SWEEP, "the next sweep is far: {}", interned.sweep_at);
+        drop(held);
+        for n in 0..interned.sweep_at {
+            intern(&mut interned, format!("x{n}"));
+        }
+        assert!(interned.table.len() <= 2 * INTERNED_SWEEP + 1, "unused copies swept: {}", interned.table.len());
     }
 }

@@ -39,11 +39,18 @@ pub struct StoredRow {
     pub scope: String,
 }
 
+/// The longest server name a stored contact may carry.
+const MAX_NODE: usize = 128;
+
 impl Contact {
     /// Rebuilds a contact read from the history table, checking every field
     /// again: the table may be shared, imported or edited by hand.
     pub fn from_row(row: &StoredRow) -> Option<Contact> {
         if !is_safe_agent_text(&row.agent_id) || !is_safe_agent_text(&row.agent_interface) {
+            return None;
+        }
+        // The server that learned it: its configured or system name.
+        if row.node.len() > MAX_NODE || row.node.chars().any(char::is_control) {
             return None;
         }
         let number = NumberKey::from_stored(&row.number)?;
