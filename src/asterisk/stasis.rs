@@ -27,11 +27,14 @@ pub struct VarSet {
 
 /// Receives channel variables being set.
 pub type VarSetHandler = fn(VarSet);
+/// Says which variable names the handler wants (checked before anything is
+/// copied: every variable of every channel passes here).
+pub type VarSetFilter = fn(&str) -> bool;
 
 /// The handlers; set once (the module is never loaded twice).
 static DEVICE_STATES: OnceCell<DeviceStateHandler> = OnceCell::new();
 /// The handler of channel variables.
-static VARSETS: OnceCell<VarSetHandler> = OnceCell::new();
+static VARSETS: OnceCell<(VarSetFilter, VarSetHandler)> = OnceCell::new();
 
 /// A subscription; unsubscribes (and waits for its last message) when
 /// dropped. Never dropped inside its own callback.
@@ -59,9 +62,9 @@ pub fn device_states(handler: DeviceStateHandler) -> Result<Subscription, String
     NonNull::new(raw).map(Subscription).ok_or_else(|| "could not follow device states".to_string())
 }
 
-/// Channel variables being set go to `handler`.
-pub fn variables_set(handler: VarSetHandler) -> Result<Subscription, String> {
-    let _ = VARSETS.set(handler);
+/// Channel variables being set whose name `wants` accepts go to `handler`.
+pub fn variables_set(wants: VarSetFilter, handler: VarSetHandler) -> Result<Subscription, String> {
+    let _ = VARSETS.set((wants, handler));
     // SAFETY: as for `device_states`.
     let raw = unsafe { sys::rs_sticky_shim_subscribe_varset(Some(on_varset)) };
     NonNull::new(raw).map(Subscription).ok_or_else(|| "could not follow channel variables".to_string())
@@ -97,7 +100,7 @@ unsafe extern "C" fn on_varset(
     message: *mut sys::stasis_message,
 ) {
     guard("variable callback", (), || {
-        let Some(handler) = VARSETS.get() else {
+        let Some((wants, handler)) = VARSETS.get() else {
             return;
         };
         let mut fields: [*const c_char; 4] = [ptr::null(); 4];
@@ -105,6 +108,15 @@ unsafe extern "C" fn on_varset(
         // SAFETY: the message is lent for this call; the shim points the
         // fields into it.
         if unsafe { sys::rs_sticky_shim_varset_message(message, name, value, uniqueid, linkedid) } != 0 {
+            return;
+        }
+        if name.is_null() {
+            return;
+        }
+        // SAFETY: the name lives in the message for this call; borrowed only
+        // for the check.
+        let wanted = unsafe { std::ffi::CStr::from_ptr(*name) }.to_str().is_ok_and(wants);
+        if !wanted {
             return;
         }
         // SAFETY: the strings live in the message for this call; copied.

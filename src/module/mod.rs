@@ -124,8 +124,9 @@ static SUBSCRIPTIONS: Mutex<Vec<Subscription>> = Mutex::new(Vec::new());
 fn start() -> Result<(), String> {
     let (config, source) = running::read_config()?;
     running::start(config, source)?;
-    let followed = stasis::device_states(routing::device_changed)
-        .and_then(|states| Ok(vec![states, stasis::variables_set(routing::variable_set)?]));
+    let followed = stasis::device_states(routing::device_changed).and_then(|states| {
+        Ok(vec![states, stasis::variables_set(crate::routing::scope::is_scope_variable, routing::variable_set)?])
+    });
     match followed {
         Ok(subscriptions) => *SUBSCRIPTIONS.lock() = subscriptions,
         Err(error) => {
