@@ -120,8 +120,25 @@ fn recorded_by_the_operator_and_delivered() {
     let call = fs::read_to_string(asterisk.dir.join(format!("spool/outgoing/sticky-notice-{id}.call"))).unwrap();
     assert!(call.contains(&format!("Data: {}/spool/sticky/notices/{id}\n", asterisk.dir_inside)), "{call}");
     assert!(ami.wait(Duration::from_secs(30), |m| m.is_user_event("NoticeRang")).is_some());
-    let played = ami.wait(WAIT, |m| m.is_event("VarSet") && m.get("Variable") == Some("PLAYBACKSTATUS"));
-    assert_eq!(played.and_then(|m| m.get("Value").map(str::to_string)), Some("SUCCESS".into()), "the recording played");
+    // The operator's side played hello-world into the recording: only what
+    // happened on the client's leg (Local/<client>@notice-client-…;1, where
+    // the call file's Playback runs) proves the notice was heard.
+    let client_leg = format!("Local/{CLIENT}@notice-client-");
+    let played = ami.wait(WAIT, |m| {
+        m.is_event("VarSet")
+            && m.get("Variable") == Some("PLAYBACKSTATUS")
+            && m.get("Channel").is_some_and(|c| c.starts_with(&client_leg))
+    });
+    let played = played.unwrap_or_else(|| panic!("no playback on the client's leg\n{}", asterisk.tail_of_log(30)));
+    assert_eq!(played.get("Value"), Some("SUCCESS"), "the recording played to the client: {played:?}");
+    let recording = format!("Playing '{}/spool/sticky/notices/{id}.", asterisk.dir_inside);
+    assert!(
+        asterisk.log().lines().any(|l| l.contains(&client_leg) && l.contains(&recording)),
+        "the client's leg played the operator's recording {id}:\n{}",
+        asterisk.tail_of_log(30)
+    );
+    let archived = wait_for(WAIT, || done_file(&asterisk, &id).filter(|t| t.contains("Status: Completed")));
+    assert!(archived.is_some(), "the archive shows it completed: {:?}", done_file(&asterisk, &id));
 }
 
 #[test]
