@@ -108,8 +108,18 @@ fn a_notice_rings_the_client_at_its_time_and_plays() {
     let after = scheduled_at.elapsed();
     assert!(after >= Duration::from_secs(4), "rang {after:?} after scheduling, not before its time");
     assert_eq!(rang.get("Number"), Some(CLIENT));
-    let played = ami.wait(WAIT, |m| m.is_event("VarSet") && m.get("Variable") == Some("PLAYBACKSTATUS"));
-    assert_eq!(played.and_then(|m| m.get("Value").map(str::to_string)), Some("SUCCESS".into()), "the message played");
+    let client_leg = format!("Local/{CLIENT}@notice-client-");
+    let played = ami.wait(WAIT, |m| {
+        m.is_event("VarSet")
+            && m.get("Variable") == Some("PLAYBACKSTATUS")
+            && m.get("Channel").is_some_and(|c| c.starts_with(&client_leg))
+    });
+    assert_eq!(
+        played.and_then(|m| m.get("Value").map(str::to_string)),
+        Some("SUCCESS".into()),
+        "the message played on the client's leg"
+    );
+    assert!(played_on(&asterisk, &client_leg, ";1").iter().any(|f| f == "hello-world"), "hello-world was played");
     let archived = wait_for(WAIT, || done_file(&asterisk, &id).filter(|t| t.contains("Status: Completed")));
     assert!(archived.is_some(), "the archive shows it completed: {:?}", done_file(&asterisk, &id));
     let listed = asterisk.cli("sticky show notices");
