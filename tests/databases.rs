@@ -108,8 +108,14 @@ fn two_servers_share_one_postgres() {
     let misses = status_field(&two, "Hits / misses");
     outbound(&one, &one_ami, "101", "79120000042", "client");
     writes_done(&one);
-    let seen = wait_for(Duration::from_secs(5), || (two.eval("LAST_AGENT(79120000042)") == "101").then_some(()));
+    // Stored by one (its write delay is behind us): two has it within
+    // sync_interval (500 ms), plus a second for CLI round trips on a busy machine.
+    let written = Instant::now();
+    let seen = wait_for(Duration::from_secs(10), || (two.eval("LAST_AGENT(79120000042)") == "101").then_some(()));
+    let arrival = written.elapsed();
     assert!(seen.is_some(), "the other server's contact reached the cache");
+    println!("a contact stored by one reached two's cache {arrival:?} later (sync_interval 500 ms)");
+    assert!(arrival <= Duration::from_millis(1500), "arrived {arrival:?} after it was stored; sync_interval is 500 ms");
     let after = status_field(&two, "Hits / misses");
     assert_eq!(misses.split('/').nth(1), after.split('/').nth(1), "no further store read: {misses} -> {after}");
     let nodes = server.sql("SELECT node, count(*) FROM sticky_history GROUP BY node ORDER BY node");
@@ -144,7 +150,9 @@ fn a_database_outage_never_holds_a_call_and_loses_nothing() {
     let greetings = ami.wait_nth(30, WAIT, |m| m.is_user_event("Greeting")).len();
     assert_eq!(greetings, 30, "every call reached the fallback");
     println!("outage: 30 calls in {:?}, worst STICKY_ROUTE wait {worst} ms (query_timeout 250 ms)", started.elapsed());
-    assert!(worst <= 300, "a call waited {worst} ms");
+    // A refused connection fails at once; the bound is only generous, the
+    // speed itself is `make bench`'s business.
+    assert!(worst < 2000, "a call waited {worst} ms");
     assert!(status_field(&asterisk, "Database").starts_with("DOWN"), "{}", asterisk.cli("sticky show status"));
 
     // Contacts learned while the database is down are kept...
@@ -166,6 +174,42 @@ fn a_database_outage_never_holds_a_call_and_loses_nothing() {
     let after = client_calls(&ami, "79120000000", &[("NOQUEUE", "1")]);
     assert_eq!(after.get("Status"), Some("NOHISTORY"), "lookups work again");
     assert!(asterisk.log().contains("history database is back"));
+}
+
+/// The lookups that gave up at `query_timeout` (`sticky show status`).
+fn timed_out(asterisk: &Asterisk) -> u64 {
+    let lookups = status_field(asterisk, "Lookups");
+    let count = lookups.rsplit_once('(').and_then(|(_, t)| t.split_whitespace().next()?.parse().ok());
+    count.unwrap_or_else(|| panic!("Lookups: {lookups}"))
+}
+
+#[test]
+fn a_database_that_accepts_then_hangs_never_holds_a_call() {
+    // The pool's connections are open when every packet starts to vanish
+    // (no reset, no refusal): without the deadline a read would wait for
+    // TCP to give up, minutes later.
+    let server = Server::start_isolated(Kind::Postgres, "hang");
+    let sticky = sticky_with(&server.dsn_for_conf(), "query_timeout = 250ms\n");
+    let (asterisk, ami) = start_routing("hang", &sticky);
+    inbound(&asterisk, &ami, CLIENT, "102");
+    writes_done(&asterisk);
+    assert_eq!(asterisk.eval("LAST_AGENT(79120000099)"), "", "a store read works before");
+    assert_eq!(timed_out(&asterisk), 0);
+    server.black_hole();
+    let mut worst = 0;
+    for i in 0..5 {
+        let call = client_calls(&ami, &format!("7912000{i:04}"), &[("NOQUEUE", "1")]);
+        assert_eq!(call.get("Status"), Some("ERROR"), "{call:?}");
+        worst = worst.max(call.get("Elapsed").unwrap().parse::<i64>().unwrap());
+    }
+    let greetings = ami.wait_nth(5, WAIT, |m| m.is_user_event("Greeting")).len();
+    assert_eq!(greetings, 5, "every call went on to the fallback");
+    // The deadline path was taken (then the breaker answers at once).
+    assert!(timed_out(&asterisk) >= 1, "{}", asterisk.cli("sticky show status"));
+    println!("hanging database: worst STICKY_ROUTE wait {worst} ms (query_timeout 250 ms)");
+    assert!(worst < 2000, "a call waited {worst} ms");
+    assert_eq!(client_calls(&ami, CLIENT, &[]).get("Status"), Some("ROUTED"), "a cached client is still routed");
+    server.restore();
 }
 
 #[test]

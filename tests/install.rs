@@ -25,12 +25,23 @@ fn make_install_lays_out_module_docs_and_config() {
     let output = install(&destdir);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let module = destdir.join("usr/lib/asterisk/modules/res_sticky.so");
-    assert!(fs::read(&module).unwrap().starts_with(b"\x7fELF"), "the module is installed");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let built = fs::read(manifest.join("res_sticky.so")).unwrap();
+    let installed = fs::read(&module).unwrap();
+    assert!(installed.starts_with(b"\x7fELF"), "the module is installed");
+    assert!(
+        installed == built,
+        "the installed module is this build's ({} bytes installed, {} built)",
+        installed.len(),
+        built.len()
+    );
     let docs =
         fs::read_to_string(destdir.join("usr/share/asterisk/documentation/thirdparty/res_sticky-en_US.xml")).unwrap();
     assert!(docs.contains("<function name=\"STICKY_ROUTE\""));
+    assert_eq!(docs, fs::read_to_string(manifest.join("doc/res_sticky-en_US.xml")).unwrap(), "this checkout's docs");
     let conf = destdir.join("etc/asterisk/sticky.conf");
-    assert!(fs::read_to_string(&conf).unwrap().starts_with(";\n; sticky.conf"), "the sample config");
+    let sample = fs::read_to_string(manifest.join("conf/sticky.conf.sample")).unwrap();
+    assert_eq!(fs::read_to_string(&conf).unwrap(), sample, "the sample config");
     // An existing sticky.conf is kept.
     fs::write(&conf, "[general]\nwindow = 2h\n").unwrap();
     let again = install(&destdir);

@@ -62,10 +62,17 @@ fn done_file(asterisk: &Asterisk, id: &str) -> Option<String> {
     fs::read_to_string(asterisk.dir.join(format!("spool/outgoing_done/sticky-notice-{id}.call"))).ok()
 }
 
+/// The recordings in notice_dir; the directory must exist (so "removed"
+/// never looks like "never recorded").
 fn recordings(asterisk: &Asterisk) -> Vec<String> {
-    fs::read_dir(asterisk.dir.join("spool/sticky/notices"))
-        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default()
+    let dir = asterisk.dir.join("spool/sticky/notices");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// Tomorrow at `hour:minute` in Moscow, as text and as the keypad form.
@@ -101,8 +108,18 @@ fn a_notice_rings_the_client_at_its_time_and_plays() {
     let after = scheduled_at.elapsed();
     assert!(after >= Duration::from_secs(4), "rang {after:?} after scheduling, not before its time");
     assert_eq!(rang.get("Number"), Some(CLIENT));
-    let played = ami.wait(WAIT, |m| m.is_event("VarSet") && m.get("Variable") == Some("PLAYBACKSTATUS"));
-    assert_eq!(played.and_then(|m| m.get("Value").map(str::to_string)), Some("SUCCESS".into()), "the message played");
+    let client_leg = format!("Local/{CLIENT}@notice-client-");
+    let played = ami.wait(WAIT, |m| {
+        m.is_event("VarSet")
+            && m.get("Variable") == Some("PLAYBACKSTATUS")
+            && m.get("Channel").is_some_and(|c| c.starts_with(&client_leg))
+    });
+    assert_eq!(
+        played.and_then(|m| m.get("Value").map(str::to_string)),
+        Some("SUCCESS".into()),
+        "the message played on the client's leg"
+    );
+    assert!(played_on(&asterisk, &client_leg, ";1").iter().any(|f| f == "hello-world"), "hello-world was played");
     let archived = wait_for(WAIT, || done_file(&asterisk, &id).filter(|t| t.contains("Status: Completed")));
     assert!(archived.is_some(), "the archive shows it completed: {:?}", done_file(&asterisk, &id));
     let listed = asterisk.cli("sticky show notices");
@@ -120,8 +137,25 @@ fn recorded_by_the_operator_and_delivered() {
     let call = fs::read_to_string(asterisk.dir.join(format!("spool/outgoing/sticky-notice-{id}.call"))).unwrap();
     assert!(call.contains(&format!("Data: {}/spool/sticky/notices/{id}\n", asterisk.dir_inside)), "{call}");
     assert!(ami.wait(Duration::from_secs(30), |m| m.is_user_event("NoticeRang")).is_some());
-    let played = ami.wait(WAIT, |m| m.is_event("VarSet") && m.get("Variable") == Some("PLAYBACKSTATUS"));
-    assert_eq!(played.and_then(|m| m.get("Value").map(str::to_string)), Some("SUCCESS".into()), "the recording played");
+    // The operator's side played hello-world into the recording: only what
+    // happened on the client's leg (Local/<client>@notice-client-…;1, where
+    // the call file's Playback runs) proves the notice was heard.
+    let client_leg = format!("Local/{CLIENT}@notice-client-");
+    let played = ami.wait(WAIT, |m| {
+        m.is_event("VarSet")
+            && m.get("Variable") == Some("PLAYBACKSTATUS")
+            && m.get("Channel").is_some_and(|c| c.starts_with(&client_leg))
+    });
+    let played = played.unwrap_or_else(|| panic!("no playback on the client's leg\n{}", asterisk.tail_of_log(30)));
+    assert_eq!(played.get("Value"), Some("SUCCESS"), "the recording played to the client: {played:?}");
+    let recording = format!("Playing '{}/spool/sticky/notices/{id}.", asterisk.dir_inside);
+    assert!(
+        asterisk.log().lines().any(|l| l.contains(&client_leg) && l.contains(&recording)),
+        "the client's leg played the operator's recording {id}:\n{}",
+        asterisk.tail_of_log(30)
+    );
+    let archived = wait_for(WAIT, || done_file(&asterisk, &id).filter(|t| t.contains("Status: Completed")));
+    assert!(archived.is_some(), "the archive shows it completed: {:?}", done_file(&asterisk, &id));
 }
 
 #[test]
@@ -133,7 +167,42 @@ fn keyed_in_read_back_and_confirmed() {
     assert_eq!(done.get("Status"), Some("SCHEDULED"), "{done:?}\n{}", asterisk.tail_of_log(30));
     let id = done.get("Id").unwrap();
     assert_eq!(due_of(&asterisk, id), due, "the call file waits until {keys} Moscow time");
-    assert!(asterisk.log().contains("say.c") || asterisk.log().contains("digits/at"), "the time was read back");
+    // Read back on the operator's leg, in order: weekday, month, day, (the
+    // year), "at", 2 30 p-m.
+    let zone = jiff::tz::TimeZone::get("Europe/Moscow").unwrap();
+    let date = jiff::Zoned::now().with_time_zone(zone).date().tomorrow().unwrap();
+    let expected = [
+        format!("digits/day-{}", date.weekday().to_sunday_zero_offset()),
+        format!("digits/mon-{}", date.month() - 1),
+        format!("digits/h-{}", date.day()),
+        "digits/at".to_string(),
+        "digits/2".to_string(),
+        "digits/30".to_string(),
+        "digits/p-m".to_string(),
+    ];
+    let played = played_on(&asterisk, "Local/s@dtmf-confirm-", ";1");
+    let mut rest = played.iter();
+    for sound in &expected {
+        assert!(rest.any(|p| p == sound), "{sound} read back in order {expected:?}: {played:?}");
+    }
+}
+
+/// The sound files played on channels named `prefix…suffix`, in order,
+/// without their format extension (from the verbose log).
+fn played_on(asterisk: &Asterisk, prefix: &str, suffix: &str) -> Vec<String> {
+    asterisk
+        .log()
+        .lines()
+        .filter_map(|line| {
+            let (_, channel) = line.split_once(&format!("<{prefix}"))?;
+            let (channel, rest) = channel.split_once('>')?;
+            if !channel.ends_with(suffix) {
+                return None;
+            }
+            let file = rest.strip_prefix(" Playing '")?.split('\'').next()?;
+            Some(file.rsplit_once('.').map_or(file, |(name, _)| name).to_string())
+        })
+        .collect()
 }
 
 #[test]
@@ -158,10 +227,17 @@ fn hanging_up_before_confirming_leaves_nothing() {
     let (asterisk, ami) = start("noticehangup", "");
     let (_, keys, _) = tomorrow(14, 30);
     ami.originate("Local/s@dtmf-hangup", "notice-ui", CLIENT, "<101>", &[("KEYS", &keys), ("INDEX", "1")]);
+    // The message is recorded (the file exists while the time is keyed in)…
+    let notices = asterisk.dir.join("spool/sticky/notices");
+    let recorded = wait_for(Duration::from_secs(15), || {
+        fs::read_dir(&notices).ok()?.filter_map(Result::ok).next().map(|e| e.file_name())
+    });
+    assert!(recorded.is_some(), "a recording was made");
     let hangup = ami.wait(Duration::from_secs(45), |m| m.is_user_event("NoticeHangup")).expect("NoticeHangup");
     assert_eq!(hangup.get("Status"), Some("HANGUP"), "{hangup:?}");
+    // …and removed when the operator hangs up before confirming.
     assert!(outgoing(&asterisk).is_empty());
-    assert!(recordings(&asterisk).is_empty(), "the recording was removed");
+    assert!(recordings(&asterisk).is_empty(), "the recording {recorded:?} was removed");
 }
 
 #[test]
@@ -222,8 +298,11 @@ fn delivered_once_across_a_restart() {
     );
     let archived = wait_for(WAIT, || done_file(&asterisk, &id).filter(|t| t.contains("Status: Completed")));
     assert!(archived.is_some());
-    std::thread::sleep(Duration::from_secs(5));
-    assert_eq!(ami.all(|m| m.is_user_event("NoticeRang")).len(), 1, "exactly once");
+    // pbx_spool is done with it (archived, nothing left to retry), and the
+    // log of both runs shows one ring.
+    assert!(outgoing(&asterisk).is_empty(), "{:?}", outgoing(&asterisk));
+    let rang = asterisk.log().lines().filter(|l| l.contains("UserEvent(") && l.contains("\"NoticeRang,")).count();
+    assert_eq!(rang, 1, "exactly once across the restart");
 }
 
 #[test]
@@ -288,13 +367,38 @@ fn hostile_input_gets_a_clean_status() {
 #[test]
 fn a_cancelled_notice_never_rings() {
     let (asterisk, ami) = start("noticecancel", "");
-    let done = schedule(&ami, 1, &format!("{CLIENT},+6s,hello-world,q"));
+    const LATER: &str = "79123456700";
+    let done = schedule(&ami, 1, &format!("{CLIENT},+4s,hello-world,q"));
     let id = done.get("Id").unwrap().to_string();
+    let later = schedule(&ami, 2, &format!("{LATER},+7s,hello-world,q"));
     let output = asterisk.cli(&format!("sticky notice cancel {id}"));
     assert!(output.contains(&format!("Notice {id} cancelled")), "{output}");
-    assert!(outgoing(&asterisk).is_empty());
-    std::thread::sleep(Duration::from_secs(9));
-    assert!(ami.all(|m| m.is_user_event("NoticeRang")).is_empty(), "it never rang");
+    let later_id = later.get("Id").unwrap();
+    assert_eq!(outgoing(&asterisk), [format!("sticky-notice-{later_id}.call")], "only the other notice is left");
+    // The notice due after the cancelled one rings: by then the cancelled
+    // one would have.
+    let rang = ami.wait(Duration::from_secs(30), |m| m.is_user_event("NoticeRang"));
+    assert_eq!(
+        rang.and_then(|m| m.get("Number").map(str::to_string)),
+        Some(LATER.to_string()),
+        "the later notice rang"
+    );
+    assert!(ami.all(|m| m.is_user_event("NoticeRang") && m.get("Number") == Some(CLIENT)).is_empty(), "it never rang");
     assert!(asterisk.cli(&format!("sticky notice cancel {id}")).contains("No pending notice"));
     assert!(asterisk.cli("sticky notice cancel ../../x").contains("is not a notice id"));
+}
+
+#[test]
+fn cancelling_an_operator_recorded_notice_removes_its_recording() {
+    let (asterisk, ami) = start("noticecancelrec", "");
+    ami.originate("Local/s@dtmf-record", "notice-ui", CLIENT, "<101>", &[("WHEN", "+1h"), ("INDEX", "1")]);
+    let done = ami.wait(Duration::from_secs(30), |m| m.is_user_event("NoticeDone")).expect("NoticeDone");
+    assert_eq!(done.get("Status"), Some("SCHEDULED"), "{done:?}");
+    let id = done.get("Id").unwrap().to_string();
+    assert_eq!(recordings(&asterisk), [format!("{id}.wav")], "recorded by the operator");
+    let output = asterisk.cli(&format!("sticky notice cancel {id}"));
+    assert!(output.contains(&format!("Notice {id} cancelled")), "{output}");
+    assert!(outgoing(&asterisk).is_empty(), "{:?}", outgoing(&asterisk));
+    assert!(recordings(&asterisk).is_empty(), "the recording went with it: {:?}", recordings(&asterisk));
+    assert!(asterisk.cli("sticky show notices").contains("Pending notices: 0"));
 }

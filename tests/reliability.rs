@@ -152,7 +152,11 @@ fn rows_written_into_the_table_by_others_are_never_dialled() {
         assert_eq!(call.get("Status"), Some("NOHISTORY"), "{interface}: {call:?}");
         assert_eq!(call.get("Target"), Some(""), "{interface}");
     }
-    assert_eq!(status_field(&asterisk, "Refused rows"), "4 (agents agent_pattern does not accept)");
+    // Each read of a row counts: the lookups' four, and again whenever the
+    // sync poller happens to merge them into the cached numbers meanwhile.
+    let refused = status_field(&asterisk, "Refused rows");
+    let count: u64 = refused.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(count >= 4 && refused.ends_with("(agents agent_pattern does not accept)"), "refused: {refused}");
     let good = client_calls(&ami, CLIENT, &[]);
     assert_eq!(good.get("Status"), Some("ROUTED"), "a real contact still routes");
 }
@@ -178,9 +182,19 @@ fn a_forced_unload_is_refused_while_an_import_runs() {
     let (asterisk, _ami) = start_routing("unloadf", &sticky_with(&server.dsn_for_conf(), query));
     std::thread::scope(|scope| {
         let import = scope.spawn(|| asterisk.cli("sticky import cdr 1"));
-        assert!(asterisk.wait_for_log("Importing 1 day(s) of cdr", WAIT) || wait_running_import(&asterisk));
-        std::thread::sleep(Duration::from_millis(500));
+        // The import's query is running in the database (its pg_sleep).
+        let importing = || {
+            server
+                .sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
+                 AND query LIKE '%pg_sleep(5)%' AND pid <> pg_backend_pid()",
+                )
+                .trim()
+                == "1"
+        };
+        assert!(wait_for(WAIT, || importing().then_some(())).is_some(), "the import's query never ran");
         asterisk.cli("module unload -f res_sticky.so");
+        assert!(importing(), "the forced unload came while the import ran");
         let modules = asterisk.cli("module show like res_sticky");
         assert!(modules.contains("Running") && !modules.contains("Not Running"), "still loaded: {modules}");
         assert!(asterisk.log().contains("res_sticky stays loaded"), "{}", asterisk.tail_of_log(10));
@@ -189,13 +203,6 @@ fn a_forced_unload_is_refused_while_an_import_runs() {
     });
     assert_eq!(asterisk.eval("LAST_AGENT(79161112233)"), "201", "the module works on");
     assert!(asterisk.cli("core show version").contains("Asterisk 22"));
-}
-
-/// The import's first line goes to its console, not the log: look at the
-/// channel-free proof that it runs instead, the database's own activity.
-fn wait_running_import(asterisk: &Asterisk) -> bool {
-    std::thread::sleep(Duration::from_secs(1));
-    asterisk.try_cli("core show version").is_some()
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Seed 001 over real SIP: sipp is the client behind a trunk and the agents'
+//! The dropped-call callback over real SIP: sipp is the client behind a trunk and the agents'
 //! phones; Asterisk 22 runs the queue and STICKY_ROUTE.
 
 mod common;

@@ -192,17 +192,30 @@ fn mobile_allow_lines() {
 }
 
 #[test]
-fn garbage_files_never_panic() {
+fn garbage_files_are_reported_never_accepted_silently() {
+    // (text, an error is expected, what the report must say)
     let samples = [
-        "\u{0}\u{1}[[[",
-        "[general\nwindow",
-        "= = =",
-        "[general]\n=\n",
-        "[general]\nwindow = \u{202e}1h\n",
-        "[mobile]\nallow = ,,,,\n",
+        ("\u{0}\u{1}[[[", false, "unknown section, ignored"),
+        ("[general\nwindow", true, "line 2: [general] window: '' is not a duration"),
+        ("= = =", false, "unknown section, ignored"),
+        ("[general]\n=\n", false, "line 2: [general] : unknown key, ignored"),
+        ("[general]\nwindow = \u{202e}1h\n", true, "line 2: [general] window: '\u{202e}1h' is not a duration"),
+        ("[mobile]\nallow = ,,,,\n", true, "line 2: [mobile] allow: '' is not a number"),
+        ("[general]\npool_size = -1\nwindow = 1h\n", true, "line 2: [general] pool_size"),
+        ("[notice]\nnotice_allow = ((\n", true, "line 2: [notice] notice_allow"),
     ];
-    for text in samples {
-        let _ = parse_text(text);
+    for (text, is_error, report) in samples {
+        let reports: Vec<String> = match parse_text(text) {
+            Ok(parsed) => {
+                assert!(!is_error, "{text:?} accepted with only {:?}", parsed.warnings);
+                parsed.warnings.iter().map(ToString::to_string).collect()
+            }
+            Err(diagnostics) => {
+                assert!(is_error, "{text:?} refused: {diagnostics:?}");
+                diagnostics.iter().filter(|d| d.severity == Severity::Error).map(ToString::to_string).collect()
+            }
+        };
+        assert!(reports.iter().any(|r| r.contains(report)), "{text:?}: {report:?} not among {reports:?}");
     }
     let long = format!("[general]\ndsn = {}\n", "x".repeat(100_000));
     assert!(parse_text(&long).is_ok());

@@ -88,12 +88,11 @@ fn a_learned_contact_routes_at_once_and_is_written() {
     let store = Arc::new(MemoryStore::default());
     let history = start(settings("a"), store.clone());
     history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
-    let started = Instant::now();
     assert_eq!(
         history.cached(&lookup("9123456789", HOUR)).flatten().map(|c| c.agent.id.to_string()),
         Some("101".into())
     );
-    assert!(started.elapsed() < Duration::from_millis(5), "a hit touches no store");
+    assert_eq!(store.reads.load(Ordering::SeqCst), 0, "a hit touches no store");
     assert!(wait_until(Duration::from_secs(2), || store.len() == 1), "the writer stores it");
     assert_eq!(store.reads.load(Ordering::SeqCst), 0);
     history.stop();
@@ -123,11 +122,10 @@ fn a_database_outage_answers_within_the_timeout_and_loses_nothing() {
     let history = start(settings("a"), store.clone());
     store.down.store(true, Ordering::SeqCst);
     for i in 0..20 {
-        let started = Instant::now();
         let result = history.lookup(&lookup(&format!("90000000{i:02}"), HOUR));
-        assert!(result.is_err(), "{result:?}");
-        assert!(started.elapsed() < Duration::from_millis(300), "waited {:?}", started.elapsed());
+        assert!(matches!(result, Err(LookupError::Unavailable(_))), "an answer, not a wait: {result:?}");
     }
+    assert_eq!(history.snapshot().timeouts, 0, "no lookup waited for its deadline");
     assert!(matches!(history.snapshot().health, Health::Open { .. }), "the breaker opened");
     for i in 0..50 {
         history.learn(contact("9123456789", &format!("1{i:02}"), Direction::Inbound, Duration::from_secs(60 - i), "a"));
@@ -150,14 +148,18 @@ fn a_database_outage_answers_within_the_timeout_and_loses_nothing() {
 #[test]
 fn a_slow_database_never_holds_a_call_past_the_timeout() {
     let store = Arc::new(MemoryStore::default());
-    store.delay_ms.store(400, Ordering::SeqCst);
+    // A read that takes 3 s against a 150 ms query_timeout: the caller gets
+    // the deadline's answer (counted as timed out), long before the read
+    // ends. The bound is generous: only waiting for the store could miss it.
+    store.delay_ms.store(3000, Ordering::SeqCst);
     let history = start(settings("a"), store.clone());
     let started = Instant::now();
     assert_eq!(history.fetch(&lookup("9123456789", HOUR), &here), Err(LookupError::Timeout));
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(140) && waited < Duration::from_millis(250), "{waited:?}");
+    assert!(waited < Duration::from_millis(1500), "the caller waited for the store: {waited:?}");
+    assert_eq!(history.snapshot().timeouts, 1, "the deadline path was taken");
     // The read finished after the caller gave up, and filled the cache.
-    assert!(wait_until(Duration::from_secs(2), || history.cached(&lookup("9123456789", HOUR)).is_some()));
+    assert!(wait_until(Duration::from_secs(8), || history.cached(&lookup("9123456789", HOUR)).is_some()));
     store.delay_ms.store(0, Ordering::SeqCst);
     history.stop();
 }

@@ -19,6 +19,8 @@ pub struct Story {
     pub text: String,
     pub statuses: Vec<String>,
     pub agents: Vec<String>,
+    /// Whether each of our client's calls heard the greeting (the queue path).
+    pub greetings: Vec<bool>,
 }
 
 fn options(ports: (u16, u16)) -> Options {
@@ -38,7 +40,9 @@ fn call(asterisk: &Asterisk, ami: &Ami, talk: Duration) -> (String, String, bool
     assert!(output.status.success(), "sipp: {}", String::from_utf8_lossy(&output.stderr));
     let route = ami.wait(WAIT, |m| m.is_user_event("StickyRoute")).expect("StickyRoute");
     let status = route.get("Status").unwrap_or_default().to_string();
-    let greeting = ami.all(|m| m.is_user_event("Greeting")).len() == 1;
+    let greetings = ami.all(|m| m.is_user_event("Greeting") && m.get("Caller") == Some(CLIENT_DIGITS)).len();
+    assert!(greetings <= 1, "one call, {greetings} greetings");
+    let greeting = greetings == 1;
     let answered = ami
         .wait(WAIT, |m| (m.is_event("DialEnd") && m.get("DialStatus") == Some("ANSWER")) || m.is_event("AgentConnect"))
         .and_then(|m| m.get("Interface").or(m.get("DestChannel")).map(|s| s.split('-').next().unwrap_or(s).to_string()))
@@ -53,7 +57,7 @@ pub fn run() -> Story {
     let _agent101 = Agent::start(&asterisk, ports.0);
     let _agent102 = Agent::start(&asterisk, ports.1);
     let ami = asterisk.ami();
-    let mut story = Story { text: String::new(), statuses: Vec::new(), agents: Vec::new() };
+    let mut story = Story { text: String::new(), statuses: Vec::new(), agents: Vec::new(), greetings: Vec::new() };
     let version = asterisk.cli("core show version").split_whitespace().nth(1).unwrap_or("?").to_string();
     let out = &mut story.text;
     let _ = writeln!(out, "res_sticky demo — Asterisk {version}, history in embedded SQLite");
@@ -61,17 +65,19 @@ pub fn run() -> Story {
     let _ = writeln!(out, "  queue support: PJSIP/102 (agent B), PJSIP/101 (agent A); sipp plays client and phones\n");
 
     let step =
-        |out: &mut String, story_statuses: &mut Vec<String>, agents: &mut Vec<String>, title: &str, talk: u64| {
+        |out: &mut String, story: &mut (&mut Vec<String>, &mut Vec<String>, &mut Vec<bool>), title: &str, talk: u64| {
             let (status, agent, greeting) = call(&asterisk, &ami, Duration::from_secs(talk));
             let path = if greeting { "greeting + queue" } else { "no greeting, no queue" };
             let _ = writeln!(out, "{title}\n  STICKY_STATUS={status:<10} {path:<22} -> answered by {agent}");
-            story_statuses.push(status);
-            agents.push(agent);
+            story.0.push(status);
+            story.1.push(agent);
+            story.2.push(greeting);
         };
-    step(out, &mut story.statuses, &mut story.agents, &format!("1. {CLIENT} calls the hotline for the first time"), 4);
+    let seen = &mut (&mut story.statuses, &mut story.agents, &mut story.greetings);
+    step(out, seen, &format!("1. {CLIENT} calls the hotline for the first time"), 4);
     learned(&asterisk, 1);
     let _ = writeln!(out, "   ...the client's mobile drops the call; res_sticky learned the contact from its CDR\n");
-    step(out, &mut story.statuses, &mut story.agents, "2. The client calls back a moment later", 2);
+    step(out, seen, "2. The client calls back a moment later", 2);
     let _ = writeln!(out, "   ...rang agent B's phone directly\n");
 
     // Agent B takes another client's call and stays on it.
@@ -81,9 +87,15 @@ pub fn run() -> Story {
         let busy = wait_for(WAIT, || (asterisk.eval("DEVICE_STATE(PJSIP/102)") == "INUSE").then_some(()));
         assert!(busy.is_some(), "agent B did not take the other call");
         let _ = writeln!(out, "3. Meanwhile agent B is on a call with another client (PJSIP/102 is INUSE)");
-        step(out, &mut story.statuses, &mut story.agents, "   and our client calls again", 3);
+        step(out, seen, "   and our client calls again", 3);
         let _ = writeln!(out, "   ...B was busy, so the call took the usual path\n");
-        let _ = other.join();
+        let other = other.join().expect("the other client's sipp thread");
+        assert!(
+            other.status.success(),
+            "the other client's call failed: {}{}",
+            String::from_utf8_lossy(&other.stdout),
+            String::from_utf8_lossy(&other.stderr)
+        );
     });
 
     let status = asterisk.cli("sticky show status");
