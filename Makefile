@@ -95,8 +95,8 @@ test: lint msrv unit integration
 demo: $(MODULE) root | setup-test
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/demo.sh
 
-# Lookup cost side by side: res_sticky's cache and stores against seed 000's
-# func_odbc query (BENCH_CDR_ROWS rows in cdr, default 1000000).
+# Lookup cost side by side: res_sticky's cache and stores against the usual
+# func_odbc last-manager query (BENCH_CDR_ROWS rows in cdr, default 1000000).
 bench: $(MODULE) root
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) $(CARGO) run --quiet --locked --release --example bench
 
