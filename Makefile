@@ -20,8 +20,13 @@ export STICKY_ROOT
 # Headers of the Asterisk the module will load into.
 ifeq ($(origin ASTERISK_INCLUDE_DIR), undefined)
 HEADERS := asterisk-headers/asterisk.h
+HEADERS_DIR := asterisk-headers
+# The Debian system whose asterisk package `make deb` builds for.
+DEB_TARGET ?= $(STICKY_ROOT)
 else
 HEADERS :=
+HEADERS_DIR := $(ASTERISK_INCLUDE_DIR)
+DEB_TARGET ?= /
 export ASTERISK_INCLUDE_DIR
 endif
 
@@ -35,7 +40,7 @@ MODULES_DIR ?= $(shell for d in /usr/lib/$(MULTIARCH)/asterisk/modules /usr/lib/
 ASTETCDIR ?= /etc/asterisk
 ASTDATADIR ?= $(shell [ -d "$(DESTDIR)/usr/share/asterisk/documentation" ] && echo /usr/share/asterisk || echo /var/lib/asterisk)
 
-.PHONY: all headers root install lint msrv unit integration test demo bench soak clean setup-build setup-test
+.PHONY: all headers root install lint msrv unit integration test demo bench soak clean setup-build setup-test setup-deb deb deb-test
 
 all: $(MODULE)
 
@@ -44,6 +49,8 @@ setup-build:
 	@packaging/host-setup.sh build
 setup-test:
 	@packaging/host-setup.sh test
+setup-deb:
+	@packaging/host-setup.sh deb
 
 $(MODULE): $(SOURCES) $(HEADERS) | setup-build
 	$(CARGO) build --release --locked
@@ -106,6 +113,17 @@ bench: $(MODULE) root
 SOAK_MINUTES ?= 10
 soak: $(MODULE) root
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) SOAK_MINUTES=$(SOAK_MINUTES) $(CARGO) run --quiet --locked --release --example soak
+
+# res-sticky_<version>_<arch>.deb for DEB_TARGET's Asterisk (default: the
+# test root's; with ASTERISK_INCLUDE_DIR: this machine's), into DEB_DIR.
+DEB_DIR ?= .
+deb: $(MODULE) | setup-deb
+	packaging/deb/build.sh $(MODULE) $(HEADERS_DIR) $(DEB_TARGET) $(DEB_DIR)
+
+# Installs, upgrades, removes and purges the package in a copy of the test
+# root, with a call routed in between; then lintian.
+deb-test: deb root | setup-deb
+	packaging/deb/test.sh $(DEB_DIR) $(STICKY_ROOT)
 
 clean:
 	$(CARGO) clean
