@@ -4,6 +4,11 @@
 #   make install    install the module, sample config and XML docs
 #   make demo       run the scripted demo in the test root
 #   make test       lint, unit tests and integration tests against a real Asterisk
+#   make deb        a Debian package for the test root's Asterisk (make deb-test tests it)
+#   make docker     an image with Debian sid's Asterisk 22 and the module (make docker-test)
+#
+# Each target first checks the host packages it needs (packaging/host-packages)
+# and installs the missing ones when run as root, else prints the command.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -15,8 +20,13 @@ export STICKY_ROOT
 # Headers of the Asterisk the module will load into.
 ifeq ($(origin ASTERISK_INCLUDE_DIR), undefined)
 HEADERS := asterisk-headers/asterisk.h
+HEADERS_DIR := asterisk-headers
+# The Debian system whose asterisk package `make deb` builds for.
+DEB_TARGET ?= $(STICKY_ROOT)
 else
 HEADERS :=
+HEADERS_DIR := $(ASTERISK_INCLUDE_DIR)
+DEB_TARGET ?= /
 export ASTERISK_INCLUDE_DIR
 endif
 
@@ -30,11 +40,19 @@ MODULES_DIR ?= $(shell for d in /usr/lib/$(MULTIARCH)/asterisk/modules /usr/lib/
 ASTETCDIR ?= /etc/asterisk
 ASTDATADIR ?= $(shell [ -d "$(DESTDIR)/usr/share/asterisk/documentation" ] && echo /usr/share/asterisk || echo /var/lib/asterisk)
 
-.PHONY: all headers root install lint msrv unit integration test demo bench soak clean
+.PHONY: all headers root install lint msrv unit integration test demo bench soak clean setup-build setup-test setup-deb deb deb-test
 
 all: $(MODULE)
 
-$(MODULE): $(SOURCES) $(HEADERS)
+# Host packages (and rustup components) from packaging/host-packages.
+setup-build:
+	@packaging/host-setup.sh build
+setup-test:
+	@packaging/host-setup.sh test
+setup-deb:
+	@packaging/host-setup.sh deb
+
+$(MODULE): $(SOURCES) $(HEADERS) | setup-build
 	$(CARGO) build --release --locked
 	cp target/release/libres_sticky.so $@
 
@@ -49,7 +67,7 @@ asterisk-headers/asterisk.h: tests/root/packages.txt
 	cp -a $(STICKY_ROOT)/usr/include/asterisk.h $(STICKY_ROOT)/usr/include/asterisk asterisk-headers/
 	touch $@
 
-root:
+root: | setup-test
 	tests/root/provision.sh $(STICKY_ROOT)
 
 install: $(MODULE)
@@ -63,29 +81,29 @@ install: $(MODULE)
 	fi
 	@echo "installed $(MODULE) into $(DESTDIR)$(MODULES_DIR); load it with: asterisk -rx 'module load $(MODULE)'"
 
-lint: $(HEADERS)
+lint: $(HEADERS) | setup-test
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 # The oldest Rust Cargo.toml promises (rust-version) still builds the module.
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
-msrv: $(HEADERS)
+msrv: $(HEADERS) | setup-test
 	rustup toolchain list | grep -q '^$(MSRV)' || rustup toolchain install $(MSRV) --profile minimal
 	$(CARGO) +$(MSRV) check --locked --lib --target-dir target/msrv
 
-unit:
+unit: | setup-build
 	$(CARGO) test --locked --lib --no-default-features
 
-integration: $(MODULE) root
+integration: $(MODULE) root | setup-test
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/run-integration.sh
 
 test: lint msrv unit integration
 
-demo: $(MODULE) root
+demo: $(MODULE) root | setup-test
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/demo.sh
 
-# Lookup cost side by side: res_sticky's cache and stores against seed 000's
-# func_odbc query (BENCH_CDR_ROWS rows in cdr, default 1000000).
+# Lookup cost side by side: res_sticky's cache and stores against the usual
+# func_odbc last-manager query (BENCH_CDR_ROWS rows in cdr, default 1000000).
 bench: $(MODULE) root
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) $(CARGO) run --quiet --locked --release --example bench
 
@@ -95,6 +113,17 @@ bench: $(MODULE) root
 SOAK_MINUTES ?= 10
 soak: $(MODULE) root
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) SOAK_MINUTES=$(SOAK_MINUTES) $(CARGO) run --quiet --locked --release --example soak
+
+# res-sticky_<version>_<arch>.deb for DEB_TARGET's Asterisk (default: the
+# test root's; with ASTERISK_INCLUDE_DIR: this machine's), into DEB_DIR.
+DEB_DIR ?= .
+deb: $(MODULE) | setup-deb
+	packaging/deb/build.sh $(MODULE) $(HEADERS_DIR) $(DEB_TARGET) $(DEB_DIR)
+
+# Installs, upgrades, removes and purges the package in a copy of the test
+# root, with a call routed in between; then lintian.
+deb-test: deb root | setup-deb
+	packaging/deb/test.sh $(DEB_DIR) $(STICKY_ROOT)
 
 clean:
 	$(CARGO) clean

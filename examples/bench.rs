@@ -1,6 +1,6 @@
 //! `make bench`: lookups per call, side by side in one run on one machine —
-//! res_sticky's cache hit and store read against seed 000's func_odbc query
-//! on a cdr table (PostgreSQL), all timed by the same dialplan loop.
+//! res_sticky's cache hit and store read against the usual func_odbc query for
+//! the last manager on a cdr table (PostgreSQL), all timed by the same dialplan loop.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -77,7 +77,8 @@ fn main() {
         server.port
     );
     let res_odbc = "[bench]\nenabled => yes\ndsn => bench\npre-connect => yes\nmax_connections => 4\n";
-    // Seed 000's query, in PostgreSQL's dialect (the published one is MySQL's).
+    // The usual last-manager query on cdr, in PostgreSQL's dialect (the one
+    // circulating is MySQL's).
     let func_odbc = "[FINDMGR]\ndsn = bench\nreadsql = SELECT src FROM cdr WHERE dst LIKE '%${SQL_ESC(${ARG1})}' \
                      AND calldate BETWEEN now() - interval '1 day' AND now() \
                      AND disposition IN ('ANSWERED','NO ANSWER','BUSY') ORDER BY calldate DESC LIMIT 1\n";
@@ -115,7 +116,7 @@ fn main() {
     add("LAST_AGENT, new number, PostgreSQL read", run(&pg_ami, "miss", 300));
     let odbc = run(&sqlite_ami, "odbc", 20);
     assert!(odbc.1.starts_with("105"), "func_odbc found the manager: {}", odbc.1);
-    add(&format!("func_odbc seed 000 query, {rows}-row cdr"), odbc);
+    add(&format!("func_odbc last-manager query, {rows}-row cdr"), odbc);
     let baseline = results.last().unwrap().1;
     println!("\n  {:<52} {:>12} {:>12}", "per call, ten per dialplan loop iteration", "time", "vs func_odbc");
     for (label, micros, _) in &results {

@@ -50,3 +50,49 @@ fn make_install_lays_out_module_docs_and_config() {
     assert_eq!(fs::read_to_string(&conf).unwrap(), "[general]\nwindow = 2h\n");
     let _ = fs::remove_dir_all(&destdir);
 }
+
+/// `make deb`'s packaging step on the built module: the package depends on
+/// exactly the ABI the test root's Asterisk provides (the sum of the headers
+/// built against), ships sticky.conf as a conffile and the XML help where
+/// Asterisk looks. `make deb-test` installs it; this is the quick check.
+#[test]
+fn the_debian_package_names_the_asterisk_abi_it_was_built_for() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let module = std::env::var("RES_STICKY_SO").unwrap_or_else(|_| format!("{manifest}/res_sticky.so"));
+    let root = std::env::var("STICKY_ROOT").unwrap_or_else(|_| "/var/cache/res-sticky/root".into());
+    let out = std::env::temp_dir().join(format!("sticky-deb-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&out);
+    let built = Command::new(format!("{manifest}/packaging/deb/build.sh"))
+        .args([module.as_str(), &format!("{manifest}/asterisk-headers"), &root])
+        .arg(&out)
+        .output()
+        .expect("running packaging/deb/build.sh");
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let deb =
+        fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "deb"));
+    let deb = deb.expect("a .deb was written");
+    let field = |name: &str| {
+        let output = Command::new("dpkg-deb").arg("-f").arg(&deb).arg(name).output().unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    let headers = fs::read_to_string(format!("{manifest}/asterisk-headers/asterisk/buildopts.h")).unwrap();
+    let sum = headers.split("AST_BUILDOPT_SUM \"").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    let depends = field("Depends");
+    assert!(depends.starts_with(&format!("asterisk (>= 22), asterisk-abi-{sum}, ")), "{depends}");
+    assert!(depends.contains("libsqliteodbc") && depends.contains("libodbc2"), "{depends}");
+    let provides = Command::new("dpkg-query")
+        .arg(format!("--admindir={root}/var/lib/dpkg"))
+        .args(["-W", "-f=${Provides}", "asterisk"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&provides.stdout).contains(&format!("asterisk-abi-{sum}")), "the root provides it");
+    let listing = Command::new("dpkg-deb").arg("-c").arg(&deb).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.contains("./etc/asterisk/sticky.conf"), "{listing}");
+    assert!(listing.contains("./usr/share/asterisk/documentation/thirdparty/res_sticky-en_US.xml"), "{listing}");
+    assert!(listing.contains("./usr/share/doc/res-sticky/copyright") && listing.contains("changelog.gz"), "{listing}");
+    let conffiles =
+        Command::new("sh").arg("-c").arg(format!("dpkg-deb -I '{}' conffiles", deb.display())).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&conffiles.stdout).trim(), "/etc/asterisk/sticky.conf");
+    let _ = fs::remove_dir_all(&out);
+}

@@ -69,9 +69,16 @@ fn a_broken_reload_keeps_the_running_config() {
 
 #[test]
 fn a_broken_config_declines_the_load_and_asterisk_lives() {
-    let conf = "[general]\nwindow = forever\nstate_template = PJSIP/${AGENT\n";
+    // Lines 4 and 5: a connection string cut at a `;` draws a warning that
+    // names the fix; written with `\;` it reaches the module whole.
+    let conf = "[general]\nwindow = forever\nstate_template = PJSIP/${AGENT\n\
+                dsn = Driver=SQLite3;Database=/var/lib/asterisk/h.sqlite3\n\
+                import_dsn = Driver=SQLite3\\;Database=/var/lib/asterisk/cdr.sqlite3\n";
     let asterisk = Asterisk::start("broken", Options::sticky(conf));
     let log = asterisk.log();
+    assert!(log.contains("sticky.conf line 4: [general] dsn: 'Driver=SQLite3' names an ODBC driver"), "{log}");
+    assert!(log.contains(r"as '\;' (dsn = Driver=SQLite3\;Database=...)"), "{log}");
+    assert!(!log.contains("import_dsn: "), "{log}");
     assert!(log.contains("sticky.conf line 2: [general] window: 'forever' is not a duration"), "{log}");
     assert!(log.contains("sticky.conf line 3: [general] state_template: unclosed '${'"), "{log}");
     assert!(log.contains("res_sticky declined to load: 2 error(s) in sticky.conf"), "{log}");

@@ -48,6 +48,28 @@ pub fn pairs(connection: &str) -> Vec<(String, String)> {
     pairs
 }
 
+/// Why a `dsn` value looks cut short at a `;`, if it does. Asterisk's config
+/// loader starts a comment at an unescaped `;`, so
+/// `dsn = Driver=SQLite3;Database=/x` arrives as `Driver=SQLite3`: a driver
+/// with nothing to connect to. A connection string that names only a driver
+/// (no DSN, database, server or file) is that case.
+pub fn looks_cut_at_semicolon(dsn: &str) -> Option<String> {
+    if !dsn.contains('=') {
+        return None;
+    }
+    let parts = pairs(dsn);
+    let only_driver = !parts.is_empty() && parts.iter().all(|(key, _)| key.eq_ignore_ascii_case("driver"));
+    only_driver.then(|| {
+        format!(
+            "'{}' names an ODBC driver and nothing to connect to: the rest of the line was probably cut at a ';', \
+             which starts a comment in Asterisk configs; write each ';' of a connection string as '\\;' \
+             (dsn = {}\\;Database=...)",
+            dsn.trim(),
+            dsn.trim()
+        )
+    })
+}
+
 /// The connection string with password values replaced by `***`.
 pub fn redacted(connection: &str) -> String {
     pairs(connection)
@@ -80,6 +102,19 @@ mod tests {
     fn passwords_are_hidden() {
         assert_eq!(redacted("Driver=x;Uid=a;PWD=secret;Port=1"), "Driver=x;Uid=a;PWD=***;Port=1");
         assert_eq!(redacted("DSN=asterisk;Password=s3"), "DSN=asterisk;Password=***");
+    }
+
+    #[test]
+    fn a_driver_alone_looks_cut_at_a_semicolon() {
+        let why = looks_cut_at_semicolon("Driver=SQLite3").expect("a driver alone is cut");
+        assert!(why.contains("'Driver=SQLite3' names an ODBC driver"), "{why}");
+        assert!(why.contains(r"as '\;' (dsn = Driver=SQLite3\;Database=...)"), "{why}");
+        assert!(looks_cut_at_semicolon("driver={PostgreSQL Unicode}").is_some());
+        assert!(looks_cut_at_semicolon(" Driver = MariaDB ").is_some());
+        assert_eq!(looks_cut_at_semicolon("asterisk"), None, "a DSN name");
+        assert_eq!(looks_cut_at_semicolon("DSN=asterisk"), None);
+        assert_eq!(looks_cut_at_semicolon("Driver=SQLite3;Database=/var/lib/asterisk/h.sqlite3"), None);
+        assert_eq!(looks_cut_at_semicolon("Driver=PostgreSQL Unicode;Server=db1"), None);
     }
 
     #[test]

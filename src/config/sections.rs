@@ -279,6 +279,11 @@ pub(super) fn cross_check(raw: &RawConfig, config: &Config, sink: &mut Sink) {
             .unwrap_or(0)
     };
     let general = &config.general;
+    for (key, value) in [("dsn", &general.dsn), ("import_dsn", &general.import_dsn)] {
+        if let Some(why) = value.as_deref().and_then(super::dsn::looks_cut_at_semicolon) {
+            sink.warn(line_of("general", key), Some(key), why);
+        }
+    }
     if general.min_digits > general.match_digits {
         sink.error(
             line_of("general", "min_digits"),

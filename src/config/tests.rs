@@ -220,3 +220,30 @@ fn garbage_files_are_reported_never_accepted_silently() {
     let long = format!("[general]\ndsn = {}\n", "x".repeat(100_000));
     assert!(parse_text(&long).is_ok());
 }
+
+#[test]
+fn a_dsn_cut_at_a_semicolon_is_a_warning_naming_the_line_and_the_fix() {
+    let parsed = parse_text(
+        "[general]\npool_size = 2\ndsn = Driver=SQLite3;Database=/var/lib/asterisk/h.sqlite3\n\
+         import_dsn = Driver=MariaDB;Server=db\n",
+    )
+    .expect("a warning, not an error");
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].starts_with("sticky.conf line 3: [general] dsn: 'Driver=SQLite3' names an ODBC driver"));
+    assert!(
+        warnings[0].ends_with(r"write each ';' of a connection string as '\;' (dsn = Driver=SQLite3\;Database=...)")
+    );
+    assert!(warnings[1].starts_with("sticky.conf line 4: [general] import_dsn: 'Driver=MariaDB'"));
+    assert_eq!(parsed.config.general.dsn.as_deref(), Some("Driver=SQLite3"));
+    // Written with `\;` (the loader hands over the whole string): no warning.
+    let whole = parse(&RawConfig {
+        file: "sticky.conf".into(),
+        sections: vec![RawSection {
+            name: "general".into(),
+            entries: vec![RawEntry { key: "dsn".into(), value: "Driver=SQLite3;Database=/tmp/h".into(), line: 2 }],
+        }],
+    })
+    .unwrap();
+    assert!(whole.warnings.is_empty(), "{:?}", whole.warnings);
+}

@@ -1,5 +1,5 @@
 //! MOBILE_AGENT: an external number logs into or out of a queue as a
-//! dynamic member (seed 002), allow-listed, with an optional PIN and a
+//! dynamic member, allow-listed, with an optional PIN and a
 //! lockout after repeated failures.
 //!
 //! The flow is written against [`Desk`] — the queue operations and prompts

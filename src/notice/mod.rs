@@ -1,5 +1,6 @@
 //! SCHEDULE_NOTICE: an operator schedules a call that plays a recorded
-//! message to a client at a given time (seed 003, all three variants).
+//! message to a client at a given time (during a call, after it to the last
+//! client, or any time with number, time and message given).
 //!
 //! The flow is written against [`Phone`], the few things it needs from a
 //! channel, so that it is tested here with a scripted phone and runs in
@@ -135,11 +136,11 @@ pub fn new_id() -> String {
     let filled = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_ok();
     if !filled {
         // No random source: time and process make a unique enough id.
-        let seed =
+        let fallback =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
                 ^ u128::from(std::process::id());
         for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = (seed >> (i * 7)) as u8;
+            *byte = (fallback >> (i * 7)) as u8;
         }
     }
     bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()

@@ -1,5 +1,5 @@
 //! When a notice is due: `2026-11-25 14:30`, the keypad form
-//! `2026*11*25**14***30` of seed 003, or relative `+15m`, `+2h`, `+1d`.
+//! `2026*11*25**14***30` keyed in on a phone, or relative `+15m`, `+2h`, `+1d`.
 //!
 //! Absolute times are wall-clock times in the notice time zone. Daylight
 //! saving is resolved the way calendars do (RFC 5545, jiff's "compatible"
