@@ -128,3 +128,10 @@ deb-test: deb root | setup-deb
 clean:
 	$(CARGO) clean
 	rm -f $(MODULE)
+
+# Every fuzz target (fuzz/, cargo-fuzz on the nightly toolchain) for
+# FUZZ_SECONDS each, one at a time; prints executions per target.
+FUZZ_SECONDS ?= 30
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh

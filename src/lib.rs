@@ -32,6 +32,10 @@ mod template;
 mod text;
 mod time;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 #[cfg(feature = "module")]
 mod asterisk;
 #[cfg(feature = "module")]

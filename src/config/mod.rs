@@ -235,8 +235,9 @@ fn first_line(section: &RawSection) -> u32 {
 }
 
 /// Reads sticky.conf-style text into sections, for tests that run without
-/// Asterisk. Comments start with `;`; `=>` is accepted like `=`.
-#[cfg(test)]
+/// Asterisk (and for the fuzz targets). Comments start with `;`; `=>` is
+/// accepted like `=`.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn raw_from_text(file: &str, text: &str) -> RawConfig {
     let mut raw = RawConfig { file: file.to_string(), sections: Vec::new() };
     for (index, line) in text.lines().enumerate() {

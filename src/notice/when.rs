@@ -64,7 +64,8 @@ fn written(text: &str) -> Result<DateTime, WhenError> {
 fn relative(text: &str) -> Result<Duration, WhenError> {
     let bad = || WhenError::Invalid(format!("'{text}' is not +N followed by s, m, h or d"));
     let body = text.strip_prefix('+').ok_or_else(bad)?;
-    let (count, unit) = body.split_at(body.len().saturating_sub(1));
+    // The unit is the last character, which need not be one byte.
+    let (count, unit) = body.split_at(body.char_indices().last().map_or(0, |(at, _)| at));
     let count: u64 = number(count, 1..=6, "count").map_err(|_| bad())? as u64;
     let seconds = match unit {
         "s" => 1,
@@ -106,6 +107,19 @@ pub fn parse_when(text: &str, now: Timestamp, zone: &TimeZone, max_ahead: Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/ target notice_time): a relative time ending
+    /// in a character of more than one byte panicked while splitting off
+    /// the unit.
+    #[test]
+    fn a_relative_time_with_a_wide_last_character_is_invalid() {
+        for text in ["+2f\u{fffd}", "+1é", "+€", "+15m€", "+\u{10348}"] {
+            assert!(
+                matches!(parse_when(text, now(), &moscow(), MONTH), Err(WhenError::Invalid(_))),
+                "{text:?} accepted"
+            );
+        }
+    }
 
     const MONTH: Duration = Duration::from_secs(30 * 86_400);
 
