@@ -150,8 +150,8 @@ fn a_database_outage_never_holds_a_call_and_loses_nothing() {
     let greetings = ami.wait_nth(30, WAIT, |m| m.is_user_event("Greeting")).len();
     assert_eq!(greetings, 30, "every call reached the fallback");
     println!("outage: 30 calls in {:?}, worst STICKY_ROUTE wait {worst} ms (query_timeout 250 ms)", started.elapsed());
-    // A refused connection fails at once; the bound is only generous, the
-    // speed itself is `make bench`'s business.
+    // query_timeout (250 ms) plus a loaded machine's scheduling: a bound
+    // generous enough for any healthy run; speed is `make bench`'s business.
     assert!(worst < 2000, "a call waited {worst} ms");
     assert!(status_field(&asterisk, "Database").starts_with("DOWN"), "{}", asterisk.cli("sticky show status"));
 

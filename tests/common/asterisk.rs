@@ -156,6 +156,11 @@ impl Asterisk {
         let child = Command::new("chroot")
             .arg(&self.root.path)
             .args(["/usr/sbin/asterisk", "-f", "-n", "-C", &self.config_path()])
+            // Each SIP call's RTP set-up looks up this host's name and
+            // A.ROOT-SERVERS.NET (Asterisk finding its own address); the root
+            // knows neither, and a slow resolver once held a call 15 s that
+            // way. A second is the most a test call waits for one.
+            .env("RES_OPTIONS", "timeout:1 attempts:1")
             .envs(self.env.iter().map(|(k, v)| (k, v.replace("@DIR@", &self.dir_inside))))
             .stdin(Stdio::null())
             .stdout(console.try_clone().unwrap())

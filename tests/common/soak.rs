@@ -318,6 +318,14 @@ pub fn run(minutes: f64) -> Figures {
             field(&asterisk.cli("sticky show status"), "Writes pending").starts_with("0 ").then_some(())
         });
         assert!(written.is_some(), "contacts not written:\n{}", asterisk.cli("sticky show status"));
+        // sipp was killed: calls it left half-open would count their own
+        // threads. End them, so that the last sample shows what stays.
+        asterisk.cli("channel request hangup all");
+        let idle = wait_for(Duration::from_secs(30), || {
+            let count = asterisk.cli("core show channels count");
+            count.lines().any(|line| line.trim() == "0 active channels").then_some(())
+        });
+        assert!(idle.is_some(), "calls still up:\n{}", asterisk.cli("core show channels"));
         figures.samples.push(usage(pid));
         let status = asterisk.cli("sticky show status");
         figures.learned = field(&status, "Contacts learned").parse().unwrap_or(0);
