@@ -11,21 +11,29 @@ here="$repo/packaging/docker"
 say() { echo "bare-machine: $*"; }
 
 "$here/base.sh" res-sticky-base:bookworm bookworm
+# This machine's trust store, for TLS through its network (crates.io and
+# the Rust toolchain's server), as a new machine on this network would have.
+ca=${BARE_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+tls=(-v "$ca:/etc/host-ca.crt:ro" -e SSL_CERT_FILE=/etc/host-ca.crt -e CURL_CA_BUNDLE=/etc/host-ca.crt
+     -e CARGO_HTTP_CAINFO=/etc/host-ca.crt)
 if ! docker image inspect res-sticky-bare:bookworm >/dev/null 2>&1; then
     say "the bare machine: Debian 12, git, rustup (minimal profile)"
-    docker build --network host -t res-sticky-bare:bookworm - <<'DOCKERFILE'
-FROM res-sticky-base:bookworm
-RUN apt-get update && apt-get install -y git ca-certificates curl \
- && rm -rf /var/lib/apt/lists/* \
- && curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
-ENV PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-DOCKERFILE
+    docker rm -f res-sticky-bare-prep >/dev/null 2>&1 || true
+    docker run --name res-sticky-bare-prep --network host "${tls[@]}" res-sticky-base:bookworm bash -c '
+        set -e
+        apt-get update && apt-get install -y git ca-certificates curl
+        curl -sSf -o /tmp/rustup-init https://static.rust-lang.org/rustup/dist/x86_64-unknown-linux-gnu/rustup-init
+        chmod +x /tmp/rustup-init && /tmp/rustup-init -y --profile minimal && rm /tmp/rustup-init
+        apt-get purge -y --auto-remove curl && rm -rf /var/lib/apt/lists/*'
+    docker commit -c 'ENV PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        res-sticky-bare-prep res-sticky-bare:bookworm >/dev/null
+    docker rm res-sticky-bare-prep >/dev/null
 fi
 src=$(mktemp -d /var/tmp/res-sticky-bare-src.XXXXXX)
 trap 'rm -rf "$src"' EXIT
 git clone -q "$repo" "$src/res_sticky"
 say "make demo, then make test, in a fresh container (commit $(git -C "$src/res_sticky" rev-parse --short HEAD))"
-docker run --rm --privileged --network host -v "$src/res_sticky:/src:ro" res-sticky-bare:bookworm bash -c '
+docker run --rm --privileged --network host "${tls[@]}" -v "$src/res_sticky:/src:ro" res-sticky-bare:bookworm bash -c '
     set -e
     git clone -q /src /root/res_sticky && cd /root/res_sticky
     s=$(date +%s); make demo; d=$(( $(date +%s) - s ))
