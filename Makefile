@@ -40,7 +40,7 @@ MODULES_DIR ?= $(shell for d in /usr/lib/$(MULTIARCH)/asterisk/modules /usr/lib/
 ASTETCDIR ?= /etc/asterisk
 ASTDATADIR ?= $(shell [ -d "$(DESTDIR)/usr/share/asterisk/documentation" ] && echo /usr/share/asterisk || echo /var/lib/asterisk)
 
-.PHONY: all headers root install lint msrv unit integration test demo bench soak clean setup-build setup-test setup-deb deb deb-test
+.PHONY: all headers root install lint msrv unit integration test demo bench soak clean setup-build setup-test setup-deb deb deb-test docker-engine docker docker-test
 
 all: $(MODULE)
 
@@ -124,6 +124,22 @@ deb: $(MODULE) | setup-deb
 # root, with a call routed in between; then lintian.
 deb-test: deb root | setup-deb
 	packaging/deb/test.sh $(DEB_DIR) $(STICKY_ROOT)
+
+# An image with Debian sid's Asterisk 22 and the module (Dockerfile); the
+# base image is made by debootstrap + docker import when missing, the Rust
+# build inside runs offline from crates vendored into the build context.
+DOCKER_IMAGE ?= res-sticky
+DOCKER_BASE ?= res-sticky-base:sid
+docker-engine: | setup-test
+	@packaging/docker/engine.sh
+
+docker: docker-engine
+	packaging/docker/build.sh $(DOCKER_IMAGE) $(DOCKER_BASE)
+
+# That image, started as a user would: the module loaded, a call routed
+# through STICKY_ROUTE, a SCHEDULE_NOTICE delivered, sticky show status.
+docker-test: docker
+	packaging/docker/test.sh $(DOCKER_IMAGE)
 
 clean:
 	$(CARGO) clean

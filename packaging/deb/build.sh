@@ -18,8 +18,9 @@ repo=$(cd "$here/../.." && pwd)
 fail() { echo "deb: $*" >&2; exit 1; }
 
 admindir="$target/var/lib/dpkg"
-provides=$(dpkg-query --admindir="$admindir" -W -f='${Provides}' asterisk 2>/dev/null) \
-    || fail "no asterisk package installed in $target (install asterisk-dev there, or set DEB_TARGET)"
+status=$(dpkg-query --admindir="$admindir" -W -f='${db:Status-Abbrev}' asterisk 2>/dev/null || true)
+[ "$status" = "ii " ] || fail "no asterisk package installed in $target (the package is made for its ABI)"
+provides=$(dpkg-query --admindir="$admindir" -W -f='${Provides}' asterisk)
 asterisk_version=$(dpkg-query --admindir="$admindir" -W -f='${Version}' asterisk)
 abi=$(tr ',' '\n' <<<"$provides" | grep -o 'asterisk-abi-[0-9a-f]*' | head -n1) \
     || fail "$target's asterisk package provides no asterisk-abi-<sum> ($provides)"
