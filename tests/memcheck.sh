@@ -33,7 +33,7 @@ started=$(date +%s)
 # not hide the memory figures: those are the point of this run.
 tests_status=0
 if cargo nextest --version >/dev/null 2>&1; then
-    nice -n 10 cargo nextest run --locked --test '*' --test-threads 1 --no-fail-fast "${TESTS[@]}" \
+    nice -n 10 cargo nextest run --locked --profile memcheck --test '*' "${TESTS[@]}" \
         2>&1 | tee "$REPORTS/tests.log" || tests_status=$?
 else
     nice -n 10 cargo test --locked --test '*' -- --test-threads 1 "${TESTS[@]}" \
