@@ -151,3 +151,10 @@ FUZZ_SECONDS ?= 30
 .PHONY: fuzz
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+# Integration scenarios with Asterisk under valgrind memcheck in the test
+# root (one at a time, every wait STICKY_SLOWDOWN times longer); prints the
+# errors attributable to res_sticky apart from Asterisk's own.
+.PHONY: memcheck
+memcheck: $(MODULE) root
+	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/memcheck.sh

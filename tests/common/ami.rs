@@ -87,7 +87,7 @@ impl Ami {
 
     /// Waits for a message matching `predicate` (also among those already received).
     pub fn wait(&self, timeout: Duration, predicate: impl Fn(&Message) -> bool) -> Option<Message> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout * super::asterisk::slowdown();
         let (lock, ready) = &*self.inbox;
         let mut messages = lock.lock().unwrap();
         loop {
@@ -104,7 +104,7 @@ impl Ami {
 
     /// Waits for the `count`-th message matching `predicate`.
     pub fn wait_nth(&self, count: usize, timeout: Duration, predicate: impl Fn(&Message) -> bool) -> Vec<Message> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout * super::asterisk::slowdown();
         loop {
             let found = self.all(&predicate);
             if found.len() >= count || Instant::now() >= deadline {

@@ -76,6 +76,24 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// `STICKY_VALGRIND=<host dir>` (set by `make memcheck`): every Asterisk
+/// runs under valgrind memcheck with the suppressions of
+/// tests/valgrind.supp, and its reports are copied into that directory when
+/// the instance ends. Unset, Asterisk runs as it is.
+pub fn valgrind_dir() -> Option<PathBuf> {
+    std::env::var_os("STICKY_VALGRIND").filter(|dir| !dir.is_empty()).map(PathBuf::from)
+}
+
+/// How many times longer every wait of the harness is: 1, or under
+/// valgrind `STICKY_SLOWDOWN` (default 20) — memcheck runs code many times
+/// slower, and a test that times out says nothing about memory.
+pub fn slowdown() -> u32 {
+    if valgrind_dir().is_none() {
+        return 1;
+    }
+    std::env::var("STICKY_SLOWDOWN").ok().and_then(|n| n.parse().ok()).filter(|n| *n >= 1).unwrap_or(20)
+}
+
 fn template(name: &str) -> String {
     let path = manifest_dir().join("tests/asterisk").join(name);
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -153,8 +171,35 @@ impl Asterisk {
 
     fn boot(&mut self) {
         let console = fs::File::create(self.dir.join("log/console.out")).expect("console log");
-        let child = Command::new("chroot")
-            .arg(&self.root.path)
+        let mut command = Command::new("chroot");
+        command.arg(&self.root.path);
+        if valgrind_dir().is_some() {
+            let suppressions = manifest_dir().join("tests/valgrind.supp");
+            fs::copy(&suppressions, self.dir.join("etc/valgrind.supp"))
+                .unwrap_or_else(|e| panic!("{}: {e}", suppressions.display()));
+            let dir = &self.dir_inside;
+            command.args([
+                "/usr/bin/valgrind".to_string(),
+                "--tool=memcheck".into(),
+                "--error-limit=no".into(),
+                "--num-callers=40".into(),
+                "--vgdb=no".into(),
+                "--child-silent-after-fork=yes".into(),
+                // Leaks count only when definite: Asterisk keeps much of
+                // what it allocates until exit on purpose.
+                "--leak-check=full".into(),
+                "--show-leak-kinds=definite".into(),
+                "--errors-for-leak-kinds=definite".into(),
+                format!("--suppressions={dir}/etc/valgrind.supp"),
+                "--gen-suppressions=all".into(),
+                // One report per process (a restart is a new one): text to
+                // read, XML for the figures.
+                format!("--log-file={dir}/log/valgrind.%p.log"),
+                "--xml=yes".into(),
+                format!("--xml-file={dir}/log/valgrind.%p.xml"),
+            ]);
+        }
+        let child = command
             .args(["/usr/sbin/asterisk", "-f", "-n", "-C", &self.config_path()])
             // Each SIP call's RTP set-up looks up this host's name and
             // A.ROOT-SERVERS.NET (Asterisk finding its own address); the root
@@ -174,7 +219,13 @@ impl Asterisk {
             }
             self.try_cli("core waitfullybooted").map(|_| ())
         });
-        assert!(booted.is_some(), "Asterisk {} did not boot in 30 s:\n{}", self.name, self.tail_of_log(40));
+        assert!(
+            booted.is_some(),
+            "Asterisk {} did not boot in {} s:\n{}",
+            self.name,
+            30 * slowdown(),
+            self.tail_of_log(40)
+        );
     }
 
     /// A logged-in AMI connection to this instance.
@@ -239,7 +290,7 @@ impl Asterisk {
     /// Sends a CLI stop command and waits for the process to exit.
     pub fn stop_with(&mut self, command: &str, timeout: Duration) -> Option<ExitStatus> {
         let _ = self.try_cli(command);
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout * slowdown();
         let child = self.child.as_mut()?;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -280,6 +331,21 @@ impl Asterisk {
     }
 }
 
+impl Asterisk {
+    /// Under valgrind, copies this instance's reports (one per process
+    /// started) into `STICKY_VALGRIND`, named after the instance.
+    fn keep_valgrind_reports(&self) {
+        let Some(into) = valgrind_dir() else { return };
+        let _ = fs::create_dir_all(&into);
+        for entry in fs::read_dir(self.dir.join("log")).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with("valgrind.") {
+                let _ = fs::copy(entry.path(), into.join(format!("{}.{file}", self.name)));
+            }
+        }
+    }
+}
+
 impl Drop for Asterisk {
     fn drop(&mut self) {
         if thread::panicking() {
@@ -289,6 +355,7 @@ impl Drop for Asterisk {
             self.kill();
         }
         self.kill();
+        self.keep_valgrind_reports();
         if thread::panicking() {
             super::root::keep_for_inspection(&self.dir);
         } else {
