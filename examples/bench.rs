@@ -74,8 +74,11 @@ fn parse_size(text: &str) -> Option<u64> {
 impl Settings {
     fn from_env() -> Settings {
         let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-        let sizes_text =
-            std::env::var("BENCH_SIZES").unwrap_or_else(|_| if quick { "2k".into() } else { "10k,100k,1M".into() });
+        let sizes_text = match std::env::var("BENCH_SIZES") {
+            Ok(text) if !text.trim().is_empty() => text,
+            _ if quick => "2k".into(),
+            _ => "10k,100k,1M".into(),
+        };
         let mut sizes: Vec<u64> = sizes_text
             .split(',')
             .map(|s| {
