@@ -255,6 +255,46 @@ impl Instance {
         timing
     }
 
+    /// `channels` channels, each `per_channel` iterations of 100 calls of
+    /// `function` on numbers 8<K><00…99> (K = first + channel·per_channel +
+    /// iteration): the calls and the wall time from the first start to the
+    /// last end. Waits for Asterisk to settle afterwards.
+    fn fill(&mut self, function: &str, first: u64, per_channel: u64, channels: u64) -> (u64, Duration) {
+        self.runs += 1;
+        let case = format!("m{}", self.runs);
+        // Four variables of 25 calls: an AMI line holds at most 1 kB.
+        let body = |part: u64| -> String {
+            (part * 25..part * 25 + 25).map(|j| format!("${{{function}(8${{K}}{j:02})}}")).collect()
+        };
+        let bodies: Vec<String> = (0..4).map(body).collect();
+        for chan in 0..channels {
+            self.ami.originate(
+                "Local/s@hold",
+                "bench-fill",
+                "run",
+                "<100>",
+                &[
+                    ("N", &per_channel.to_string()),
+                    ("OFF", &(first + chan * per_channel).to_string()),
+                    ("B1", &bodies[0]),
+                    ("B2", &bodies[1]),
+                    ("B3", &bodies[2]),
+                    ("B4", &bodies[3]),
+                    ("CASE", &case),
+                    ("CHAN", &chan.to_string()),
+                ],
+            );
+        }
+        let done = |m: &common::ami::Message| m.is_user_event("BenchFilled") && m.get("Case") == Some(case.as_str());
+        let finished = self.ami.wait_nth(channels as usize, Duration::from_secs(7200), done);
+        assert_eq!(finished.len() as u64, channels, "every fill channel finished");
+        let first_start = finished.iter().filter_map(|m| m.get("W0")?.parse::<i64>().ok()).min().unwrap_or(0);
+        let last_end = finished.iter().filter_map(|m| m.get("W1")?.parse::<i64>().ok()).max().unwrap_or(0);
+        self.ami.clear();
+        self.settle();
+        (per_channel * channels * 100, Duration::from_micros((last_end - first_start).max(1) as u64))
+    }
+
     fn status(&self) -> String {
         self.asterisk.cli("sticky show status")
     }
@@ -384,7 +424,15 @@ fn load(world: &World, store: Store, rows: u64) -> Duration {
         Store::Postgres => {
             world.sql(store, rows, "DROP TABLE IF EXISTS cdr; DROP TABLE IF EXISTS sticky_history");
             world.sql(store, rows, &create_cdr(store));
-            world.sql(store, rows, &format!("COPY cdr ({}) FROM '{csv}' WITH (FORMAT csv)", data::COLUMNS));
+            world.sql(
+                store,
+                rows,
+                &format!(
+                    "COPY cdr ({}) FROM '{csv}' WITH (FORMAT csv, FORCE_NOT_NULL (clid, src, dst, dcontext, channel, \
+                 dstchannel, lastapp, lastdata, accountcode, uniqueid, userfield))",
+                    data::COLUMNS
+                ),
+            );
             world.sql(store, rows, &format!("{CDR_INDEXES} ANALYZE cdr"));
         }
         Store::MariaDb => {
@@ -605,6 +653,8 @@ struct Results {
     imports: BTreeMap<(Store, u64), Import>,
     generated: BTreeMap<u64, (data::Summary, f64)>,
     memory: Option<MemoryFigures>,
+    /// (store, rows, channels) → calls/s (cold, warm, floor), 100 per iteration.
+    throughput: BTreeMap<(Store, u64, u64), (f64, f64, f64)>,
     /// (store, service) → (cps, post-dial delay, CPU seconds per call).
     sip: BTreeMap<(Store, &'static str), (u64, Timing, f64)>,
     writer: Option<WriterFigures>,
@@ -709,6 +759,27 @@ fn concurrency(
     rows: u64,
     clients: u64,
 ) {
+    // Throughput: 100 calls per dialplan iteration, so that the loop's own
+    // steps weigh little; numbers with no history, cold (cache flushed),
+    // then warm (the same numbers again), and the floor.
+    for channels in [20u64, 100] {
+        let per_channel = (settings.samples(200_000) / 100 / channels).max(1);
+        let base = 92_000_000;
+        instance.flush();
+        let (cold, cold_wall) = instance.fill("LAST_AGENT", base, per_channel, channels);
+        let (warm, warm_wall) = instance.fill("LAST_AGENT", base, per_channel, channels);
+        let (floor, floor_wall) = instance.fill("LEN", base, per_channel, channels);
+        let rate = |calls: u64, wall: Duration| calls as f64 / wall.as_secs_f64();
+        let figures = (rate(cold, cold_wall), rate(warm, warm_wall), rate(floor, floor_wall));
+        say(
+            results,
+            &format!(
+                "    {channels:>3} channels, 100 calls per iteration: LAST_AGENT cold {:.0}/s, warm {:.0}/s, ${{LEN()}} {:.0}/s ({cold} calls each)",
+                figures.0, figures.1, figures.2
+            ),
+        );
+        results.throughput.insert((store, rows, channels), figures);
+    }
     for channels in [20u64, 100] {
         let warm_n = settings.samples(40_000) / channels;
         let cold_n = (settings.samples(4_000) / channels).max(2);
@@ -757,48 +828,16 @@ fn memory(results: &mut Results, world: &World, store: Store, rows: u64, numbers
     let mut instance = start(world, store, rows, "bench-memory");
     let channels = 20;
     let per_channel = (numbers / 100 / channels / 2).max(1);
-    let fill = |instance: &mut Instance, function: &str, first: u64| {
-        instance.runs += 1;
-        let case = format!("m{}", instance.runs);
-        // Four variables of 25 calls: an AMI line holds at most 1 kB.
-        let body = |part: u64| -> String {
-            (part * 25..part * 25 + 25).map(|j| format!("${{{function}(8${{K}}{j:02})}}")).collect()
-        };
-        let bodies: Vec<String> = (0..4).map(body).collect();
-        for chan in 0..channels {
-            instance.ami.originate(
-                "Local/s@hold",
-                "bench-fill",
-                "run",
-                "<100>",
-                &[
-                    ("N", &per_channel.to_string()),
-                    ("OFF", &(first + chan * per_channel).to_string()),
-                    ("B1", &bodies[0]),
-                    ("B2", &bodies[1]),
-                    ("B3", &bodies[2]),
-                    ("B4", &bodies[3]),
-                    ("CASE", &case),
-                    ("CHAN", &chan.to_string()),
-                ],
-            );
-        }
-        let done = |m: &common::ami::Message| m.is_user_event("BenchFilled") && m.get("Case") == Some(case.as_str());
-        let finished = instance.ami.wait_nth(channels as usize, Duration::from_secs(7200), done);
-        assert_eq!(finished.len() as u64, channels, "every fill channel finished");
-        instance.ami.clear();
-        instance.settle();
-    };
     // Keys 91000000xx and up: above every client of the generated tables.
     let base = 91_000_000;
     let control0 = instance.rss_kb();
-    fill(&mut instance, "LEN", base);
+    instance.fill("LEN", base, per_channel, channels);
     let control1 = instance.rss_kb();
     let started = Instant::now();
     let rss0 = instance.rss_kb();
-    fill(&mut instance, "LAST_AGENT", base);
+    instance.fill("LAST_AGENT", base, per_channel, channels);
     let (rss1, cached1) = (instance.rss_kb(), instance.cached());
-    fill(&mut instance, "LAST_AGENT", base + per_channel * channels);
+    instance.fill("LAST_AGENT", base + per_channel * channels, per_channel, channels);
     let (rss2, cached2) = (instance.rss_kb(), instance.cached());
     let seconds = started.elapsed().as_secs_f64();
     let figures = MemoryFigures {
@@ -824,7 +863,8 @@ fn status_number(status: &str, label: &str) -> u64 {
 fn writer(settings: &Settings, results: &mut Results, world: &World) {
     let Some(server) = world.pg.as_ref() else { return };
     let cdrs = settings.samples(10_000).max(200);
-    world.sql(Store::Postgres, 0, "DROP TABLE IF EXISTS sticky_history");
+    // The table stays (the module made it); only its rows go.
+    world.sql(Store::Postgres, 0, "DELETE FROM sticky_history");
     let dialplan = "[general]\nstatic = yes\nwriteprotect = yes\n\n\
         [burst-client]\n\
         exten => _X.,1,Set(CALLERID(num)=+7${EXTEN})\n same => n,Dial(Local/$[2000 + ${EXTEN} % 200]@burst-agent)\n same => n,Hangup()\n\n\
@@ -1018,6 +1058,21 @@ fn report(settings: &Settings, results: &Results) -> String {
                 t.per_second(),
                 us(t.p50()),
                 us(t.p99())
+            );
+        }
+    }
+    if !results.throughput.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| store | rows | channels | LAST_AGENT cold calls/s | LAST_AGENT warm calls/s | \\${{LEN()}} calls/s |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+        for ((store, rows, channels), (cold, warm, floor)) in &results.throughput {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {channels} | {cold:.0} | {warm:.0} | {floor:.0} |",
+                store.name(),
+                plot::format_rows(*rows as f64)
             );
         }
     }
