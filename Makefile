@@ -40,7 +40,7 @@ MODULES_DIR ?= $(shell for d in /usr/lib/$(MULTIARCH)/asterisk/modules /usr/lib/
 ASTETCDIR ?= /etc/asterisk
 ASTDATADIR ?= $(shell [ -d "$(DESTDIR)/usr/share/asterisk/documentation" ] && echo /usr/share/asterisk || echo /var/lib/asterisk)
 
-.PHONY: all headers root install lint msrv unit integration test demo bench soak clean setup-build setup-test setup-deb deb deb-test docker-engine docker docker-test
+.PHONY: all headers root install lint msrv unit integration test demo bench bench-smoke soak clean setup-build setup-test setup-deb deb deb-test docker-engine docker docker-test
 
 all: $(MODULE)
 
@@ -102,10 +102,24 @@ test: lint msrv unit integration
 demo: $(MODULE) root | setup-test
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/demo.sh
 
-# Lookup cost side by side: res_sticky's cache and stores against the usual
-# func_odbc last-manager query (BENCH_CDR_ROWS rows in cdr, default 1000000).
+# res_sticky against func_odbc at call-centre scale (BENCHMARKS.md): a
+# generated FreePBX cdr of each size in BENCH_SIZES in each store of
+# BENCH_STORES, imported, every lookup timed; concurrency, memory and the
+# writer; the table in target/bench-report.md, the plot in doc/bench-growth.png.
+# BENCH_SIZES (default 10k,100k,1M; 10M fits too), BENCH_STORES (default all
+# three), BENCH_QUICK=1: every sample count shrunk, sizes default 2k.
+BENCH_SIZES ?=
+BENCH_STORES ?=
+BENCH_QUICK ?=
 bench: $(MODULE) root
-	RES_STICKY_SO=$(CURDIR)/$(MODULE) $(CARGO) run --quiet --locked --release --example bench
+	RES_STICKY_SO=$(CURDIR)/$(MODULE) BENCH_SIZES=$(BENCH_SIZES) BENCH_STORES=$(BENCH_STORES) BENCH_QUICK=$(BENCH_QUICK) \
+		$(CARGO) run --quiet --locked --release --example bench
+
+# The bench in seconds, so that it cannot rot (make test runs it): 2,000
+# rows in SQLite, tiny sample counts, the plot into target/.
+bench-smoke: $(MODULE) root
+	RES_STICKY_SO=$(CURDIR)/$(MODULE) BENCH_SIZES=2k BENCH_STORES=sqlite BENCH_QUICK=1 \
+		$(CARGO) run --quiet --locked --release --example bench
 
 # Calls, reloads and database faults for SOAK_MINUTES (default 10); prints
 # calls, decisions, waits, contacts learned against rows stored, and the
