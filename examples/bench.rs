@@ -422,7 +422,7 @@ fn load(world: &World, store: Store, rows: u64) -> Duration {
             in_root(&format!("sqlite3 {file} \"UPDATE cdr SET num10 = NULL WHERE num10 = '';\""));
         }
         Store::Postgres => {
-            world.sql(store, rows, "DROP TABLE IF EXISTS cdr; DROP TABLE IF EXISTS sticky_history");
+            world.sql(store, rows, "DROP TABLE IF EXISTS cdr, sticky_history, sticky_schema, sticky_forget");
             world.sql(store, rows, &create_cdr(store));
             world.sql(
                 store,
@@ -436,7 +436,7 @@ fn load(world: &World, store: Store, rows: u64) -> Duration {
             world.sql(store, rows, &format!("{CDR_INDEXES} ANALYZE cdr"));
         }
         Store::MariaDb => {
-            world.sql(store, rows, "DROP TABLE IF EXISTS cdr; DROP TABLE IF EXISTS sticky_history");
+            world.sql(store, rows, "DROP TABLE IF EXISTS cdr, sticky_history, sticky_schema, sticky_forget");
             world.sql(store, rows, &format!("{} ENGINE=InnoDB", create_cdr(store)));
             let columns = data::COLUMNS.replace("num10", "@num10");
             world.sql(
