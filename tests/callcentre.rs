@@ -66,7 +66,7 @@ fn a_sales_client_is_not_routed_to_sales_when_calling_support() {
     assert_eq!(asterisk.eval("LAST_AGENT(79120000007,,o,sales)"), "");
     // A scope is checked like every value a caller reaches.
     assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT},,,sa;les)")), "");
-    assert!(asterisk.log().contains("is not a scope"), "{}", asterisk.tail_of_log(5));
+    assert!(asterisk.wait_for_log("is not a scope", WAIT), "{}", asterisk.tail_of_log(5));
 }
 
 #[test]
