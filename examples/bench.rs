@@ -799,9 +799,11 @@ fn concurrency(
             stride: (clients / (a_n * channels)).max(1),
             mix: true,
         });
-        for (case, label, timing) in
-            [("c", "LAST_AGENT cold", cold), ("d", "LAST_AGENT warm", warm), ("a", "func_odbc last-manager query", odbc)]
-        {
+        for (case, label, timing) in [
+            ("c", "LAST_AGENT cold", cold),
+            ("d", "LAST_AGENT warm", warm),
+            ("a", "func_odbc last-manager query", odbc),
+        ] {
             say(
                 results,
                 &format!(
