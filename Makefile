@@ -97,7 +97,7 @@ unit: | setup-build
 integration: $(MODULE) root | setup-test
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/run-integration.sh
 
-test: lint msrv unit integration
+test: lint msrv unit integration bench-smoke
 
 demo: $(MODULE) root | setup-test
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) tests/demo.sh
