@@ -281,7 +281,7 @@ fn a_forgotten_client_is_not_the_last_client_any_more() {
     let done = ami.wait(WAIT, |m| m.is_user_event("NoticeDone") && m.get("Index") == Some("last")).expect("NoticeDone");
     assert_eq!(done.get("Status"), Some("INVALID_NUMBER"), "nobody left to call: {done:?}");
     assert!(outgoing(&asterisk).is_empty(), "no call file");
-    assert!(asterisk.log().contains("no valid number to call (none given"), "{}", asterisk.tail_of_log(5));
+    assert!(asterisk.wait_for_log("no valid number to call (none given", WAIT), "{}", asterisk.tail_of_log(5));
 }
 
 #[test]

@@ -264,8 +264,24 @@ impl Asterisk {
     }
 
     /// The instance's full log so far.
+    /// The log as Asterisk's logger thread has written it once it has caught
+    /// up: lines are queued to that thread, so a line logged just before an
+    /// event the test saw may not be in the file yet. Read again until the
+    /// file stops growing for 100 ms (at most 2 s).
     pub fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("log/full")).unwrap_or_default()
+        let path = self.dir.join("log/full");
+        let size = || fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let until = std::time::Instant::now() + Duration::from_secs(2);
+        let mut last = size();
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = size();
+            if now == last || std::time::Instant::now() >= until {
+                break;
+            }
+            last = now;
+        }
+        fs::read_to_string(&path).unwrap_or_default()
     }
 
     pub fn tail_of_log(&self, lines: usize) -> String {
@@ -277,7 +293,8 @@ impl Asterisk {
 
     /// Waits until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        wait_for(timeout, || self.log().contains(needle).then_some(())).is_some()
+        let path = self.dir.join("log/full");
+        wait_for(timeout, || fs::read_to_string(&path).unwrap_or_default().contains(needle).then_some(())).is_some()
     }
 
     pub fn is_running(&mut self) -> bool {
