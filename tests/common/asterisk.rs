@@ -271,12 +271,12 @@ impl Asterisk {
     pub fn log(&self) -> String {
         let path = self.dir.join("log/full");
         let size = || fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let until = std::time::Instant::now() + Duration::from_secs(2);
+        let until = Instant::now() + Duration::from_secs(2);
         let mut last = size();
         loop {
-            std::thread::sleep(Duration::from_millis(100));
+            thread::sleep(Duration::from_millis(100));
             let now = size();
-            if now == last || std::time::Instant::now() >= until {
+            if now == last || Instant::now() >= until {
                 break;
             }
             last = now;
