@@ -144,7 +144,8 @@ fn a_database_outage_never_holds_a_call_and_loses_nothing() {
     let greetings = ami.wait_nth(30, WAIT, |m| m.is_user_event("Greeting")).len();
     assert_eq!(greetings, 30, "every call reached the fallback");
     println!("outage: 30 calls in {:?}, worst STICKY_ROUTE wait {worst} ms (query_timeout 250 ms)", started.elapsed());
-    assert!(worst <= 300, "a call waited {worst} ms");
+    // Under valgrind (make memcheck) everything is slower, this too.
+    assert!(worst <= 300 * i64::from(common::asterisk::slowdown()), "a call waited {worst} ms");
     assert!(status_field(&asterisk, "Database").starts_with("DOWN"), "{}", asterisk.cli("sticky show status"));
 
     // Contacts learned while the database is down are kept...
