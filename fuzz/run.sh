@@ -21,15 +21,18 @@ command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: cargo install
 # arithmetic overflow is a crash too.
 FLAGS=(-O --sanitizer none --debug-assertions)
 nice -n 10 cargo +nightly fuzz build "${FLAGS[@]}"
+BIN="target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 mkdir -p logs
 summary=()
 status=0
 for target in "${TARGETS[@]}"; do
-    mkdir -p "corpus/$target"
+    mkdir -p "corpus/$target" "artifacts/$target"
     log="logs/$target.log"
     echo "== $target: ${SECONDS_EACH}s"
     # The grown corpus first (libFuzzer adds new inputs to it), then the seeds.
-    if nice -n 10 cargo +nightly fuzz run "${FLAGS[@]}" "$target" "corpus/$target" "seeds/$target" -- \
+    # The binaries built above, run directly: a source edited meanwhile
+    # changes nothing in a run under way.
+    if nice -n 10 "$BIN/$target" -artifact_prefix="artifacts/$target/" "corpus/$target" "seeds/$target" \
         -max_total_time="$SECONDS_EACH" -rss_limit_mb="$RSS_MB" -runs="$RUNS" -print_final_stats=1 >"$log" 2>&1; then
         result=ok
     else

@@ -151,8 +151,9 @@ fn a_database_outage_never_holds_a_call_and_loses_nothing() {
     assert_eq!(greetings, 30, "every call reached the fallback");
     println!("outage: 30 calls in {:?}, worst STICKY_ROUTE wait {worst} ms (query_timeout 250 ms)", started.elapsed());
     // query_timeout (250 ms) plus a loaded machine's scheduling: a bound
-    // generous enough for any healthy run; speed is `make bench`'s business.
-    assert!(worst < 2000, "a call waited {worst} ms");
+    // generous enough for any healthy run (and scaled under valgrind, make
+    // memcheck); speed is `make bench`'s business.
+    assert!(worst < 2000 * i64::from(common::asterisk::slowdown()), "a call waited {worst} ms");
     assert!(status_field(&asterisk, "Database").starts_with("DOWN"), "{}", asterisk.cli("sticky show status"));
 
     // Contacts learned while the database is down are kept...

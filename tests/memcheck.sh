@@ -5,7 +5,7 @@
 # res_sticky, apart from Asterisk's own (tests/memcheck-report.py).
 #
 #   MEMCHECK_TESTS  test names to run (default: the list below)
-#   STICKY_SLOWDOWN how many times longer every wait is (default 20)
+#   STICKY_SLOWDOWN how many times longer every wait is (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${RES_STICKY_SO:?set RES_STICKY_SO to the built res_sticky.so}"

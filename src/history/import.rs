@@ -10,6 +10,7 @@ use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use odbc_api::{environment, ConnectionOptions, Cursor, IntoParameter, ResultSetMetadata};
 
+use super::pool::terminated;
 use super::pool::{driver_of, has_key, with_network_timeouts};
 use super::schema::Dialect;
 use super::store::Store;
@@ -143,7 +144,7 @@ fn read_cdr(
     let mut report = ImportReport::default();
     let options = ConnectionOptions { login_timeout_sec: Some(10), packet_size: None };
     let connection = environment()
-        .and_then(|env| env.connect_with_connection_string(&streaming(connection_string), options))
+        .and_then(|env| env.connect_with_connection_string(&terminated(streaming(connection_string)), options))
         .map_err(|e| fail(report, format!("cannot connect: {e}")))?;
     let dialect = Dialect::from_dbms_name(&connection.database_management_system_name().unwrap_or_default());
     let query = query.map(str::to_string).unwrap_or_else(|| default_query(dialect));
@@ -151,7 +152,7 @@ fn read_cdr(
     let since = calldate_text(since_ms, &zone).into_parameter();
     let timeout = Some(Duration::from_secs(600).as_secs() as usize);
     let cursor = connection
-        .execute(&query, &since, timeout)
+        .execute(&terminated(query), &since, timeout)
         .map_err(|e| fail(report, format!("the import query failed: {e}")))?;
     let Some(mut cursor) = cursor else {
         return Ok(report);

@@ -11,6 +11,7 @@ use odbc_api::parameter::InputParameter;
 use odbc_api::{Connection, Cursor, IntoParameter};
 use once_cell::sync::OnceCell;
 
+use super::pool::terminated;
 use super::pool::{one_line, Pool};
 use super::schema::{self, Dialect, COLUMNS, COLUMN_COUNT};
 use super::store::{Note, Row, Store, StoreError, NOTES_PER_READ};
@@ -93,7 +94,7 @@ impl OdbcStore {
         }
         if dialect == Dialect::Sqlite {
             // Readers then never wait for the writer.
-            let _ = connection.execute("PRAGMA journal_mode=WAL", (), Some(seconds(timeout)));
+            let _ = connection.execute(&terminated("PRAGMA journal_mode=WAL"), (), Some(seconds(timeout)));
         }
         match schema::ensure(connection, dialect, timeout) {
             Ok(found) => {
@@ -130,7 +131,8 @@ impl OdbcStore {
                 dialect.limit(limit)
             );
             let key = key.as_str().into_parameter();
-            let cursor = connection.execute(&sql, (&key, &since), Some(seconds(timeout))).map_err(query_error)?;
+            let cursor =
+                connection.execute(&terminated(sql), (&key, &since), Some(seconds(timeout))).map_err(query_error)?;
             let mut contacts = Vec::new();
             if let Some(cursor) = cursor {
                 read_rows(cursor, 0, &mut |_, contact| {
@@ -170,7 +172,7 @@ fn affected(
     parameter: impl odbc_api::ParameterCollectionRef,
     timeout: Duration,
 ) -> Result<usize, StoreError> {
-    let mut statement = connection.prepare(sql).map_err(query_error)?;
+    let mut statement = connection.prepare(&terminated(sql)).map_err(query_error)?;
     statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
     statement.execute(parameter).map_err(query_error)?;
     Ok(statement.row_count().map_err(query_error)?.unwrap_or(0))
@@ -178,8 +180,9 @@ fn affected(
 
 /// The highest id of a table (0 when empty).
 fn max_id(connection: &Connection<'static>, table: &str, timeout: Duration) -> Result<i64, StoreError> {
-    let cursor =
-        connection.execute(&format!("SELECT MAX(id) FROM {table}"), (), Some(seconds(timeout))).map_err(query_error)?;
+    let cursor = connection
+        .execute(&terminated(format!("SELECT MAX(id) FROM {table}")), (), Some(seconds(timeout)))
+        .map_err(query_error)?;
     let mut last = 0;
     if let Some(mut cursor) = cursor {
         if let Some(mut row) = cursor.next_row().map_err(query_error)? {
@@ -219,7 +222,7 @@ fn insert_rows(
     let mut parameters: Vec<Box<dyn InputParameter>> = Vec::with_capacity(per_statement * COLUMN_COUNT);
     for chunk in contacts.chunks(per_statement) {
         if prepared.as_ref().is_none_or(|(rows, _)| *rows != chunk.len()) {
-            let mut statement = connection.prepare(&dialect.insert(chunk.len())).map_err(query_error)?;
+            let mut statement = connection.prepare(&terminated(dialect.insert(chunk.len()))).map_err(query_error)?;
             statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
             prepared = Some((chunk.len(), statement));
         }
@@ -290,7 +293,8 @@ impl Store for OdbcStore {
                 dialect.limit(1)
             );
             let (agent, node) = (agent_id.into_parameter(), node.into_parameter());
-            let cursor = connection.execute(&sql, (&agent, &node), Some(seconds(timeout))).map_err(query_error)?;
+            let cursor =
+                connection.execute(&terminated(sql), (&agent, &node), Some(seconds(timeout))).map_err(query_error)?;
             let mut found = None;
             if let Some(cursor) = cursor {
                 read_rows(cursor, 0, &mut |_, contact| {
@@ -322,7 +326,7 @@ impl Store for OdbcStore {
                 )?;
                 connection
                     .execute(
-                        "INSERT INTO sticky_forget (number_key, forgotten_at) VALUES (?, ?)",
+                        &terminated("INSERT INTO sticky_forget (number_key, forgotten_at) VALUES (?, ?)"),
                         (&number, &at),
                         Some(seconds(timeout)),
                     )
@@ -338,7 +342,7 @@ impl Store for OdbcStore {
                 "SELECT id, number_key, forgotten_at FROM sticky_forget WHERE id > ? ORDER BY id{}",
                 dialect.limit(NOTES_PER_READ)
             );
-            let cursor = connection.execute(&sql, &after, Some(seconds(timeout))).map_err(query_error)?;
+            let cursor = connection.execute(&terminated(sql), &after, Some(seconds(timeout))).map_err(query_error)?;
             let mut forgotten = Vec::new();
             if let Some(mut cursor) = cursor {
                 let mut buffer = Vec::new();
@@ -375,7 +379,7 @@ impl Store for OdbcStore {
         self.with_connection(timeout, |connection, dialect| {
             let sql =
                 format!("SELECT id, {COLUMNS} FROM sticky_history WHERE id > ? ORDER BY id{}", dialect.limit(limit));
-            let cursor = connection.execute(&sql, &after, Some(seconds(timeout))).map_err(query_error)?;
+            let cursor = connection.execute(&terminated(sql), &after, Some(seconds(timeout))).map_err(query_error)?;
             let mut rows = Vec::new();
             if let Some(cursor) = cursor {
                 read_rows(cursor, 1, &mut |id, contact| {

@@ -15,6 +15,29 @@ use scheduled_thread_pool::{OnPoolDropBehavior, ScheduledThreadPool};
 use super::store::StoreError;
 use crate::log_warning;
 
+/// Text handed to the ODBC driver (a connection string, SQL) with a NUL
+/// right after its end, in the same allocation. odbc-api passes the length,
+/// but psqlODBC reads one byte past it: `make memcheck` showed an invalid
+/// read just after the connection string and reads of uninitialised bytes
+/// after SQL text. With the NUL there, that byte is ours and ends the text.
+pub struct Terminated(String);
+
+pub fn terminated(text: impl AsRef<str>) -> Terminated {
+    let text = text.as_ref();
+    let mut owned = String::with_capacity(text.len() + 1);
+    owned.push_str(text);
+    owned.push('\0');
+    Terminated(owned)
+}
+
+impl std::ops::Deref for Terminated {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0[..self.0.len() - 1]
+    }
+}
+
 /// Opens connections for the pool.
 pub struct Manager {
     connection_string: String,
@@ -35,7 +58,8 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Link, odbc_api::Error> {
         let options = ConnectionOptions { login_timeout_sec: Some(self.login_timeout), packet_size: None };
-        let connection = environment()?.connect_with_connection_string(&self.connection_string, options)?;
+        let connection =
+            environment()?.connect_with_connection_string(&terminated(&self.connection_string), options)?;
         Ok(Link { connection, broken: false })
     }
 
@@ -207,6 +231,18 @@ pub fn thread_running(prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// psqlODBC reads the byte after the text it is given (found by
+    /// `make memcheck`); that byte must be a NUL of our own allocation.
+    #[test]
+    fn text_for_the_driver_ends_in_a_nul_of_its_own() {
+        for text in ["", "SELECT 1", "Driver=PostgreSQL Unicode;pqopt={keepalives=1}"] {
+            let handed = terminated(text);
+            assert_eq!(&*handed, text);
+            assert_eq!(handed.0.as_bytes().get(text.len()), Some(&0), "{text:?}");
+        }
+        assert_eq!(&*terminated(String::from("x")), "x");
+    }
 
     #[test]
     fn network_timeouts_for_drivers_that_take_them() {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use odbc_api::{Connection, Cursor};
 
+use super::pool::terminated;
 use super::store::StoreError;
 
 /// The layout this module reads and writes.
@@ -174,7 +175,7 @@ fn query_error(error: odbc_api::Error) -> StoreError {
 /// timeout, a lock, a lost connection) is an error, never taken for "absent".
 fn probe(connection: &Connection<'static>, what: &str, table: &str, timeout: Duration) -> Result<bool, StoreError> {
     let sql = format!("SELECT {what} FROM {table} WHERE 1 = 0");
-    match connection.execute(&sql, (), Some(seconds(timeout))) {
+    match connection.execute(&terminated(sql), (), Some(seconds(timeout))) {
         Ok(_) => Ok(true),
         Err(error) if is_missing(&error) => Ok(false),
         Err(error) => Err(query_error(error)),
@@ -212,7 +213,7 @@ fn execute_unless(
     timeout: Duration,
     done: impl Fn() -> bool,
 ) -> Result<(), StoreError> {
-    match connection.execute(statement, (), Some(seconds(timeout))) {
+    match connection.execute(&terminated(statement), (), Some(seconds(timeout))) {
         Ok(_) => Ok(()),
         Err(_) if done() => Ok(()),
         Err(error) => Err(query_error(error)),
@@ -222,7 +223,7 @@ fn execute_unless(
 /// The version recorded in `sticky_schema`, if any.
 fn recorded_version(connection: &Connection<'static>, timeout: Duration) -> Result<Option<i64>, StoreError> {
     let cursor = connection
-        .execute("SELECT MAX(version) FROM sticky_schema", (), Some(seconds(timeout)))
+        .execute(&terminated("SELECT MAX(version) FROM sticky_schema"), (), Some(seconds(timeout)))
         .map_err(query_error)?;
     let Some(mut cursor) = cursor else {
         return Ok(None);
@@ -276,7 +277,7 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
         }
         // An index only speeds up pruning: failing here means another server
         // made it a moment ago.
-        let _ = connection.execute(&dialect.started_index(), (), Some(seconds(timeout)));
+        let _ = connection.execute(&terminated(dialect.started_index()), (), Some(seconds(timeout)));
         Found::Upgraded
     } else {
         for statement in dialect.create_history() {
@@ -291,7 +292,11 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
         return Err(StoreError::Query("sticky_history has no column scope after the upgrade".into()));
     }
     connection
-        .execute(&format!("INSERT INTO sticky_schema (version) VALUES ({VERSION})"), (), Some(seconds(timeout)))
+        .execute(
+            &terminated(format!("INSERT INTO sticky_schema (version) VALUES ({VERSION})")),
+            (),
+            Some(seconds(timeout)),
+        )
         .map_err(query_error)?;
     Ok(found)
 }

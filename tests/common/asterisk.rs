@@ -85,13 +85,13 @@ pub fn valgrind_dir() -> Option<PathBuf> {
 }
 
 /// How many times longer every wait of the harness is: 1, or under
-/// valgrind `STICKY_SLOWDOWN` (default 20) — memcheck runs code many times
+/// valgrind `STICKY_SLOWDOWN` (default 10) — memcheck runs code many times
 /// slower, and a test that times out says nothing about memory.
 pub fn slowdown() -> u32 {
     if valgrind_dir().is_none() {
         return 1;
     }
-    std::env::var("STICKY_SLOWDOWN").ok().and_then(|n| n.parse().ok()).filter(|n| *n >= 1).unwrap_or(20)
+    std::env::var("STICKY_SLOWDOWN").ok().and_then(|n| n.parse().ok()).filter(|n| *n >= 1).unwrap_or(10)
 }
 
 fn template(name: &str) -> String {
