@@ -101,35 +101,7 @@ owner=$(inside stat -c '%U:%G %a' /etc/asterisk/sticky.conf)
 
 # The dialplan of the test: learn that agent 101 answered the client, then
 # the client's next call goes through STICKY_ROUTE.
-cat > "$copy/etc/asterisk/extensions.conf" <<'DIALPLAN'
-[general]
-static = yes
-writeprotect = yes
-
-[client]
-exten => s,1,Answer()
- same => n,Wait(2)
- same => n,Hangup()
-
-[agents]
-exten => _X.,1,Set(GLOBAL(RANG)=${RANG}${EXTEN}-)
- same => n,Answer()
- same => n,Wait(1)
- same => n,Hangup()
-
-[learn]
-exten => _X.,1,Set(CALLERID(num)=${EXTEN})
- same => n,Dial(Local/101@agents,10)
- same => n,Hangup()
-
-[sticky-in]
-exten => _X.,1,Set(CALLERID(num)=${EXTEN})
- same => n,Set(TARGET=${STICKY_ROUTE(${CALLERID(num)},1h)})
- same => n,Set(GLOBAL(ROUTE)=${STICKY_STATUS}/${STICKY_AGENT}/${TARGET})
- same => n,GotoIf($["${TARGET}" = ""]?done)
- same => n,Dial(${TARGET},10)
- same => n(done),Hangup()
-DIALPLAN
+cp "$here/../test-dialplan.conf" "$copy/etc/asterisk/extensions.conf"
 # The administrator's edit: agents' states from Custom device states.
 sed -i 's/^\[general\]$/[general]\nstate_template = Custom:agent${AGENT}   ; edited by the administrator/' \
     "$copy/etc/asterisk/sticky.conf"

@@ -40,34 +40,9 @@ globals_have() { cli "dialplan show globals" | grep "$1" >/dev/null; }
 status_has() { cli "sticky show status" | grep -E "$1" >/dev/null; }
 
 # The administrator's configuration, as it would be mounted into the container.
-cat > "$conf/extensions.conf" <<'DIALPLAN'
-[general]
-static = yes
-writeprotect = yes
-
-[client]
-exten => s,1,Answer()
- same => n,Wait(2)
- same => n,Hangup()
-
-[agents]
-exten => _X.,1,Set(GLOBAL(RANG)=${RANG}${EXTEN}-)
- same => n,Answer()
- same => n,Wait(1)
- same => n,Hangup()
-
-[learn]
-exten => _X.,1,Set(CALLERID(num)=${EXTEN})
- same => n,Dial(Local/101@agents,10)
- same => n,Hangup()
-
-[sticky-in]
-exten => _X.,1,Set(CALLERID(num)=${EXTEN})
- same => n,Set(TARGET=${STICKY_ROUTE(${CALLERID(num)},1h)})
- same => n,Set(GLOBAL(ROUTE)=${STICKY_STATUS}/${STICKY_AGENT}/${TARGET})
- same => n,GotoIf($["${TARGET}" = ""]?done)
- same => n,Dial(${TARGET},10)
- same => n(done),Hangup()
+{
+    cat "$(dirname "$0")/../test-dialplan.conf"
+    cat <<'DIALPLAN'
 
 [notice-app]
 exten => _X.,1,Answer()
@@ -81,6 +56,7 @@ exten => _X.,1,Answer()
  same => n,Wait(10)
  same => n,Hangup()
 DIALPLAN
+} > "$conf/extensions.conf"
 cat > "$conf/sticky.conf" <<'STICKY'
 [general]
 state_template = Custom:agent${AGENT}
