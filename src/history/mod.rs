@@ -212,6 +212,11 @@ impl Shared {
         applied
     }
 
+    /// When `key` was last forgotten, if lately.
+    pub(super) fn forgotten_at(&self, key: &NumberKey) -> Option<i64> {
+        self.forgotten.lock().get(key).copied()
+    }
+
     /// Whether a contact belongs to a number forgotten after it was made.
     pub(super) fn is_forgotten(&self, contact: &Contact) -> bool {
         self.forgotten.lock().get(&contact.number).is_some_and(|at| contact.started_at <= *at)

@@ -209,11 +209,17 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
         let batch = held.release();
         match result {
             Ok(()) => {
-                // Forgotten on another server while this batch was on its
-                // way: erase what it wrote again.
-                for (key, at) in shared.apply_notes(store, journal, timeout) {
-                    if contacts.iter().any(|contact| contact.number == key && contact.started_at <= at) {
-                        let _ = store.forget(&key, at, timeout);
+                // Forgotten (here, or on another server, whichever thread
+                // read the note) while this batch was on its way: erase
+                // what it wrote again.
+                shared.apply_notes(store, journal, timeout);
+                let mut erased: Vec<&crate::routing::number::NumberKey> = Vec::new();
+                for contact in contacts.iter().filter(|contact| shared.is_forgotten(contact)) {
+                    if !erased.contains(&&contact.number) {
+                        erased.push(&contact.number);
+                        if let Some(at) = shared.forgotten_at(&contact.number) {
+                            let _ = store.forget(&contact.number, at, timeout);
+                        }
                     }
                 }
                 shared.pending.done(&batch);
