@@ -658,6 +658,8 @@ struct Results {
     /// (store, service) → (cps, post-dial delay, CPU seconds per call).
     sip: BTreeMap<(Store, &'static str), (u64, Timing, f64)>,
     writer: Option<WriterFigures>,
+    /// (store, rows) → the module's own clock of the cold reads' steps.
+    steps: BTreeMap<(Store, u64), String>,
     text: String,
 }
 
@@ -748,6 +750,18 @@ fn lookups(settings: &Settings, results: &mut Results, instance: &mut Instance, 
             ),
         );
         results.single.insert((store, rows, case), timing);
+        if case == "c" {
+            // Where a cold lookup's time goes, as the module clocks it.
+            let status = instance.status();
+            let steps = format!(
+                "store read {}; {}; under autoservice {}",
+                field(&status, "Store reads"),
+                field(&status, "Read steps p50/p99"),
+                field(&status, "Under autoservice")
+            );
+            say(results, &format!("        cold read steps: {steps}"));
+            results.steps.insert((store, rows), steps);
+        }
     }
 }
 
@@ -1055,6 +1069,14 @@ fn report(settings: &Settings, results: &Results) -> String {
             let _ = write!(out, " {} |", ratio("a", "d").map_or("-".into(), |r| format!("{r:.0}×")));
         }
         out.push('\n');
+    }
+    if !results.steps.is_empty() {
+        let _ = writeln!(out, "\nCold lookups (c), step by step (`sticky show status`, p50/p99):\n");
+        let _ = writeln!(out, "| store | rows | steps |");
+        let _ = writeln!(out, "|---|---:|---|");
+        for ((store, rows), steps) in &results.steps {
+            let _ = writeln!(out, "| {} | {} | {steps} |", store.name(), plot::format_rows(*rows as f64));
+        }
     }
     if !results.concurrent.is_empty() {
         let _ = writeln!(out, "\n| store | rows | channels | case | lookups/s | p50 | p99 | found |");

@@ -8,6 +8,13 @@ const BUCKETS: usize = 200;
 /// Each bucket is 2^(1/8) wider than the one before it.
 const STEPS_PER_DOUBLING: f64 = 8.0;
 
+/// The p50 and p99 of a [`Latency`] (`None` before the first time).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Quantiles {
+    pub p50: Option<Duration>,
+    pub p99: Option<Duration>,
+}
+
 pub struct Latency {
     counts: [AtomicU64; BUCKETS],
 }
@@ -32,6 +39,16 @@ fn upper_bound(bucket: usize) -> Duration {
 impl Latency {
     pub fn record(&self, elapsed: Duration) {
         self.counts[bucket_of(elapsed.as_secs_f64() * 1e6)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times were recorded.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The p50 and the p99.
+    pub fn p50_p99(&self) -> Quantiles {
+        Quantiles { p50: self.quantile(0.5), p99: self.quantile(0.99) }
     }
 
     /// The upper bound of the bucket holding the `quantile`-th lookup.

@@ -29,7 +29,7 @@ use parking_lot::{Mutex, RwLock};
 use self::breaker::{Breaker, Health};
 use self::cache::{Cache, MAX_PER_NUMBER};
 use self::journal::{Journal, JournalState};
-use self::latency::Latency;
+use self::latency::{Latency, Quantiles};
 use self::pending::Pending;
 use self::store::{Store, StoreError};
 use self::workers::{Backend, BackendSettings, Crew, Job};
@@ -118,6 +118,13 @@ pub struct Counters {
     pub timeouts: AtomicU64,
     /// How long the store took to answer a lookup's read.
     pub store_reads: Latency,
+    /// The steps of a read a caller waits for, besides the store's own:
+    /// from handing it over to a worker taking it,
+    pub to_worker: Latency,
+    /// from the worker's answer to the caller having it,
+    pub answer_back: Latency,
+    /// and starting plus stopping autoservice, for the reads that needed it.
+    pub autoservice: Latency,
     /// Contacts read back whose agent agent_pattern refuses.
     pub untrusted: AtomicU64,
     /// Contacts that found neither room in memory nor in the journal.
@@ -245,6 +252,25 @@ impl Shared {
     }
 }
 
+/// Where the time of a store read a call waits for goes (`sticky show
+/// status`), step by step.
+#[derive(Debug, Clone, Default)]
+pub struct ReadSteps {
+    pub reads: u64,
+    /// Handing the read to a worker, until one takes it.
+    pub to_worker: Quantiles,
+    /// Taking a connection from the pool.
+    pub checkout: Quantiles,
+    /// The statement and its rows, on the connection.
+    pub statement: Quantiles,
+    /// From the worker's answer to the waiting caller having it.
+    pub answer_back: Quantiles,
+    /// Reads that took longer than the quick wait, under autoservice.
+    pub autoserviced: u64,
+    /// Starting and stopping autoservice for those.
+    pub autoservice: Quantiles,
+}
+
 /// Figures for `sticky show status`.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -259,6 +285,8 @@ pub struct Snapshot {
     /// The store's own time for a lookup's read.
     pub store_p50: Option<Duration>,
     pub store_p99: Option<Duration>,
+    /// The steps of the reads calls waited for.
+    pub steps: ReadSteps,
     pub learned: u64,
     pub timeouts: u64,
     pub untrusted: u64,
@@ -524,6 +552,7 @@ impl History {
         let (reply, answer) = mpsc::sync_channel(1);
         let job = Job {
             deadline,
+            submitted: Instant::now(),
             work: Box::new(move |store, shared, timeout| {
                 let result = work(store, shared, timeout);
                 let answered = match &result {
@@ -533,7 +562,7 @@ impl History {
                         false
                     }
                 };
-                let _ = reply.try_send(result);
+                let _ = reply.try_send((result, Instant::now()));
                 answered
             }),
         };
@@ -543,12 +572,23 @@ impl History {
         }
         let left = || deadline.saturating_duration_since(Instant::now());
         let mut received = answer.recv_timeout(QUICK_WAIT.min(left()));
+        let mut received_at = Instant::now();
         if matches!(received, Err(mpsc::RecvTimeoutError::Timeout)) && !left().is_zero() {
-            away(&mut || received = answer.recv_timeout(left()));
+            let started = Instant::now();
+            let mut waited = Duration::ZERO;
+            away(&mut || {
+                let waiting = Instant::now();
+                received = answer.recv_timeout(left());
+                received_at = Instant::now();
+                waited = received_at - waiting;
+            });
+            self.shared.counters.autoservice.record(started.elapsed().saturating_sub(waited));
         }
         match received {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(error)) => Err(LookupError::Unavailable(error.to_string())),
+            Ok((result, answered_at)) => {
+                self.shared.counters.answer_back.record(received_at.saturating_duration_since(answered_at));
+                result.map_err(|error| LookupError::Unavailable(error.to_string()))
+            }
             Err(_) => {
                 self.shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 self.shared.note_failure("timeout");
@@ -648,6 +688,15 @@ impl History {
             p99: counters.latency.quantile(0.99),
             store_p50: counters.store_reads.quantile(0.5),
             store_p99: counters.store_reads.quantile(0.99),
+            steps: ReadSteps {
+                reads: counters.store_reads.count(),
+                to_worker: counters.to_worker.p50_p99(),
+                checkout: store.steps().map(|(checkout, _)| checkout.p50_p99()).unwrap_or_default(),
+                statement: store.steps().map(|(_, statement)| statement.p50_p99()).unwrap_or_default(),
+                answer_back: counters.answer_back.p50_p99(),
+                autoserviced: counters.autoservice.count(),
+                autoservice: counters.autoservice.p50_p99(),
+            },
             learned: counters.learned.load(Ordering::Relaxed),
             timeouts: counters.timeouts.load(Ordering::Relaxed),
             untrusted: counters.untrusted.load(Ordering::Relaxed),

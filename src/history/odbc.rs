@@ -11,8 +11,9 @@ use odbc_api::parameter::InputParameter;
 use odbc_api::{Connection, Cursor, IntoParameter};
 use once_cell::sync::OnceCell;
 
+use super::latency::Latency;
 use super::pool::terminated;
-use super::pool::{one_line, Pool};
+use super::pool::{self, one_line, Pool};
 use super::schema::{self, Dialect, COLUMNS, COLUMN_COUNT};
 use super::store::{Note, Row, Store, StoreError, NOTES_PER_READ};
 use crate::routing::contact::{Contact, StoredRow};
@@ -29,6 +30,10 @@ pub struct OdbcStore {
     schema_ready: AtomicBool,
     /// Whether a newer layout was reported already (it is logged once).
     newer_reported: AtomicBool,
+    /// How long taking a connection from the pool took.
+    checkout: Latency,
+    /// How long the work on a connection took (statements and rows).
+    statement: Latency,
 }
 
 fn seconds(timeout: Duration) -> usize {
@@ -54,6 +59,8 @@ impl OdbcStore {
             dbms: OnceCell::new(),
             schema_ready: AtomicBool::new(false),
             newer_reported: AtomicBool::new(false),
+            checkout: Latency::default(),
+            statement: Latency::default(),
         }
     }
 
@@ -63,20 +70,37 @@ impl OdbcStore {
         timeout: Duration,
         work: impl FnOnce(&Connection<'static>, Dialect) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.on_link(timeout, false, |link, dialect| work(&link.connection(), dialect))
+    }
+
+    /// Runs `work` on a pooled link, whose statements it may keep prepared;
+    /// `timed`: a read a call waits for, whose steps are clocked. A failure
+    /// marks the link broken.
+    fn on_link<T>(
+        &self,
+        timeout: Duration,
+        timed: bool,
+        work: impl FnOnce(&mut pool::Link, Dialect) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let started = Instant::now();
         let mut link = self.pool.get(timeout)?;
+        let connected = Instant::now();
         let result = (|| {
             let dialect = match self.dialect.get() {
                 Some(dialect) => *dialect,
                 None => {
-                    let name = link.connection.database_management_system_name().map_err(query_error)?;
+                    let name = link.connection().database_management_system_name().map_err(query_error)?;
                     let _ = self.dbms.set(name.clone());
                     *self.dialect.get_or_init(|| Dialect::from_dbms_name(&name))
                 }
             };
-            self.ensure_schema(&link.connection, dialect, timeout.saturating_sub(started.elapsed()))?;
-            work(&link.connection, dialect)
+            self.ensure_schema(&link.connection(), dialect, timeout.saturating_sub(started.elapsed()))?;
+            work(&mut link, dialect)
         })();
+        if timed {
+            self.checkout.record(connected - started);
+            self.statement.record(connected.elapsed());
+        }
         if result.is_err() {
             link.broken = true;
         }
@@ -124,15 +148,16 @@ impl OdbcStore {
         limit: usize,
         timeout: Duration,
     ) -> Result<Vec<Contact>, StoreError> {
-        self.with_connection(timeout, |connection, dialect| {
+        self.on_link(timeout, true, |link, dialect| {
             let sql = format!(
                 "SELECT {COLUMNS} FROM sticky_history WHERE number_key = ? AND started_at >= ? \
                  ORDER BY started_at {order}, id {order}{}",
                 dialect.limit(limit)
             );
+            let statement = link.kept(&sql).map_err(query_error)?;
+            statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
             let key = key.as_str().into_parameter();
-            let cursor =
-                connection.execute(&terminated(sql), (&key, &since), Some(seconds(timeout))).map_err(query_error)?;
+            let cursor = statement.execute((&key, &since)).map_err(query_error)?;
             let mut contacts = Vec::new();
             if let Some(cursor) = cursor {
                 read_rows(cursor, 0, &mut |_, contact| {
@@ -286,15 +311,16 @@ impl Store for OdbcStore {
     }
 
     fn last_of_agent(&self, agent_id: &str, node: &str, timeout: Duration) -> Result<Option<Contact>, StoreError> {
-        self.with_connection(timeout, |connection, dialect| {
+        self.on_link(timeout, true, |link, dialect| {
             let sql = format!(
                 "SELECT {COLUMNS} FROM sticky_history WHERE agent_id = ? AND node = ? \
                  ORDER BY started_at DESC, id DESC{}",
                 dialect.limit(1)
             );
+            let statement = link.kept(&sql).map_err(query_error)?;
+            statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
             let (agent, node) = (agent_id.into_parameter(), node.into_parameter());
-            let cursor =
-                connection.execute(&terminated(sql), (&agent, &node), Some(seconds(timeout))).map_err(query_error)?;
+            let cursor = statement.execute((&agent, &node)).map_err(query_error)?;
             let mut found = None;
             if let Some(cursor) = cursor {
                 read_rows(cursor, 0, &mut |_, contact| {
@@ -402,6 +428,10 @@ impl Store for OdbcStore {
 
     fn pool_state(&self) -> (u32, u32) {
         self.pool.state()
+    }
+
+    fn steps(&self) -> Option<(&Latency, &Latency)> {
+        Some((&self.checkout, &self.statement))
     }
 
     fn close(&self, deadline: Instant) -> bool {

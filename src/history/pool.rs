@@ -3,12 +3,14 @@
 //! connection errors in Asterisk's log, and a background thread of its own
 //! that closing waits for.
 
+use std::collections::HashMap;
 use std::fs;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use odbc_api::{environment, Connection, ConnectionOptions};
+use odbc_api::handles::StatementConnection;
+use odbc_api::{environment, Connection, ConnectionOptions, ConnectionTransitions, SharedConnection};
 use parking_lot::{Mutex, RwLock};
 use scheduled_thread_pool::{OnPoolDropBehavior, ScheduledThreadPool};
 
@@ -44,12 +46,44 @@ pub struct Manager {
     login_timeout: u32,
 }
 
+/// A statement prepared on a pooled connection, kept with it.
+pub type Kept = odbc_api::Prepared<StatementConnection<SharedConnection<'static>>>;
+
+/// How many statements a connection keeps prepared (the reads calls wait
+/// for are a handful of texts; anything past this starts the set again).
+const KEPT_PER_CONNECTION: usize = 16;
+
 /// A pooled connection. Not every driver reports a lost connection as
 /// dead (psqlODBC does not), so one whose statement failed is marked broken
 /// and the pool opens a new one instead of handing it out again.
 pub struct Link {
-    pub connection: Connection<'static>,
+    /// The statements of the reads calls wait for, prepared once per
+    /// connection: the database parses and plans them once, not on every
+    /// read. Each holds the connection too.
+    kept: HashMap<String, Kept>,
+    pub connection: SharedConnection<'static>,
     pub broken: bool,
+}
+
+impl Link {
+    /// The connection, for statements run once.
+    pub fn connection(&self) -> MutexGuard<'_, Connection<'static>> {
+        // A panic while it was held marks nothing here: the statement
+        // failed, the link is marked broken by its caller.
+        self.connection.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The statement of `sql`, prepared on this connection the first time.
+    pub fn kept(&mut self, sql: &str) -> Result<&mut Kept, odbc_api::Error> {
+        if !self.kept.contains_key(sql) {
+            if self.kept.len() >= KEPT_PER_CONNECTION {
+                self.kept.clear();
+            }
+            let prepared = self.connection.clone().into_prepared(&terminated(sql))?;
+            self.kept.insert(sql.to_string(), prepared);
+        }
+        Ok(self.kept.get_mut(sql).expect("inserted above"))
+    }
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -60,7 +94,7 @@ impl r2d2::ManageConnection for Manager {
         let options = ConnectionOptions { login_timeout_sec: Some(self.login_timeout), packet_size: None };
         let connection =
             environment()?.connect_with_connection_string(&terminated(&self.connection_string), options)?;
-        Ok(Link { connection, broken: false })
+        Ok(Link { kept: HashMap::new(), connection: Arc::new(StdMutex::new(connection)), broken: false })
     }
 
     fn is_valid(&self, _: &mut Link) -> Result<(), odbc_api::Error> {
@@ -68,7 +102,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, link: &mut Link) -> bool {
-        link.broken || link.connection.is_dead().unwrap_or(true)
+        link.broken || link.connection().is_dead().unwrap_or(true)
     }
 }
 

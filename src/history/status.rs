@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::breaker::Health;
+use super::latency::Quantiles;
 use super::Snapshot as HistorySnapshot;
 use crate::config::Config;
 use crate::time::format_duration;
@@ -83,6 +84,22 @@ pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot)
         ),
     );
     line("Store reads:", format!("p50 {}, p99 {}", timing(history.store_p50), timing(history.store_p99)));
+    let steps = &history.steps;
+    let pair = |q: &Quantiles| format!("{}/{}", timing(q.p50), timing(q.p99));
+    line(
+        "Read steps p50/p99:",
+        format!(
+            "to worker {}, checkout {}, statement {}, answer back {}",
+            pair(&steps.to_worker),
+            pair(&steps.checkout),
+            pair(&steps.statement),
+            pair(&steps.answer_back)
+        ),
+    );
+    line(
+        "Under autoservice:",
+        format!("{} of {} reads (start+stop {})", steps.autoserviced, steps.reads, pair(&steps.autoservice)),
+    );
     line("Contacts learned:", history.learned.to_string());
     line("Writes pending:", format!("{} ({} written, {} dropped)", history.pending, history.written, history.lost));
     let journal = &history.journal;
@@ -120,6 +137,7 @@ mod tests {
             p99: None,
             store_p50: None,
             store_p99: None,
+            steps: Default::default(),
             learned: 1,
             timeouts: 0,
             untrusted: 0,

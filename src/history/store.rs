@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::latency::Latency;
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
 
@@ -80,6 +81,12 @@ pub trait Store: Send + Sync {
     /// of the store's own to end; false if one is still running then.
     fn close(&self, _deadline: std::time::Instant) -> bool {
         true
+    }
+
+    /// How long taking a pooled connection and running a statement on it
+    /// took, for the stores that keep those times.
+    fn steps(&self) -> Option<(&Latency, &Latency)> {
+        None
     }
 }
 

@@ -30,6 +30,8 @@ pub type Work = Box<dyn FnOnce(&dyn Store, &Shared, Duration) -> bool + Send>;
 
 pub struct Job {
     pub deadline: Instant,
+    /// When the job was handed over, for the hand-off's time.
+    pub submitted: Instant,
     pub work: Work,
 }
 
@@ -171,6 +173,7 @@ fn store_worker(store: &dyn Store, shared: &Shared, jobs: &Mutex<Receiver<Job>>)
             Ok(job) => job,
             Err(_) => return,
         };
+        shared.counters.to_worker.record(job.submitted.elapsed());
         let timeout = job.deadline.saturating_duration_since(Instant::now());
         if timeout.is_zero() {
             continue;
