@@ -3,7 +3,8 @@
 # container with only git, make and a minimal Rust toolchain (rustup, no rustfmt or
 # clippy, no C compiler), a clone of the committed HEAD, then exactly
 # `make demo` and `make test`. Prints both times. Slow (it provisions its
-# own test root inside the container, which needs CAP_SYS_ADMIN for mounts)
+# own test root inside the container, which needs CAP_SYS_ADMIN for mounts,
+# and CAP_NET_ADMIN for the tests' private networks, as root on a machine has)
 # and heavy: run it alone.
 # Usage: bare-machine.sh            (needs a Docker engine: engine.sh)
 set -euo pipefail
@@ -34,7 +35,7 @@ src=$(mktemp -d /var/tmp/res-sticky-bare-src.XXXXXX)
 trap 'rm -rf "$src"' EXIT
 git clone -q "$repo" "$src/res_sticky"
 say "make demo, then make test, in a fresh container (commit $(git -C "$src/res_sticky" rev-parse --short HEAD))"
-docker run --rm --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined --network host "${tls[@]}" -v "$src/res_sticky:/src:ro" res-sticky-bare:bookworm bash -c '
+docker run --rm --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined --network host "${tls[@]}" -v "$src/res_sticky:/src:ro" res-sticky-bare:bookworm bash -c '
     set -e
     git clone -q /src /root/res_sticky && cd /root/res_sticky
     s=$(date +%s); make demo; d=$(( $(date +%s) - s ))
