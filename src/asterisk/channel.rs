@@ -3,8 +3,9 @@
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
+use std::time::{Duration, Instant};
 
-use crate::sys;
+use crate::{log_warning, sys};
 
 /// Borrowed from Asterisk for one function or application call; never
 /// stored, never sent to another thread.
@@ -86,8 +87,25 @@ struct Autoservice<'c>(&'c Channel<'c>);
 
 impl Drop for Autoservice<'_> {
     fn drop(&mut self) {
+        let stopping = Instant::now();
         // SAFETY: autoservice was started on this channel by `with_autoservice`.
         unsafe { sys::ast_autoservice_stop(self.0.raw.as_ptr()) };
+        slow_autoservice(self.0, "stopping", stopping.elapsed());
+    }
+}
+
+/// Starting or stopping autoservice longer than this is logged: stopping
+/// waits for Asterisk's one autoservice thread, which a stuck channel holds.
+const SLOW_AUTOSERVICE: Duration = Duration::from_millis(100);
+
+/// Logs a start or stop of autoservice that took longer than [`SLOW_AUTOSERVICE`].
+fn slow_autoservice(channel: &Channel, what: &str, took: Duration) {
+    if took > SLOW_AUTOSERVICE {
+        log_warning!(
+            "res_sticky: {what} autoservice on {} took {} ms (Asterisk's autoservice thread was busy elsewhere)",
+            channel.name(),
+            took.as_millis()
+        );
     }
 }
 
@@ -209,8 +227,10 @@ impl<'a> Channel<'a> {
     /// Runs blocking work while Asterisk keeps servicing the channel (reading
     /// its frames, so the far end does not time out).
     pub fn with_autoservice<R>(&self, work: impl FnOnce() -> R) -> R {
+        let starting = Instant::now();
         // SAFETY: the channel is alive for 'a; the guard stops autoservice.
         let started = unsafe { sys::ast_autoservice_start(self.raw.as_ptr()) } == 0;
+        slow_autoservice(self, "starting", starting.elapsed());
         let _service = started.then(|| Autoservice(self));
         work()
     }

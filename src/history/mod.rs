@@ -52,6 +52,14 @@ const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// How long a caller waits for the store's answer before the rest of the
 /// wait goes `away` (under autoservice, for a channel).
 pub const QUICK_WAIT: Duration = Duration::from_millis(3);
+/// The longest rest of a wait that is waited for where the caller is, not
+/// `away`: a caller's channel may go unread this long (its frames wait in
+/// its queue). Autoservice is not free past its cost: `ast_autoservice_stop`
+/// returns only after Asterisk's one shared autoservice thread has finished
+/// a pass over every serviced channel, so a channel stuck there holds every
+/// other call that stops autoservice meanwhile. With the default
+/// `query_timeout` (250 ms) a lookup never uses it.
+pub const UNSERVICED_WAIT: Duration = Duration::from_millis(500);
 /// Runs a blocking wait where the caller wants it (see [`History::fetch`]).
 pub type Away<'a> = &'a dyn Fn(&mut dyn FnMut());
 
@@ -395,7 +403,10 @@ impl History {
         let restart = store.is_some() || {
             let current = self.settings.read();
             current.pool_size != settings.pool_size
-                || current.query_timeout != settings.query_timeout
+                // A new query_timeout alone needs no restart: lookups take
+                // theirs per call, the other threads a floor of seconds.
+                || workers::background_timeout(current.query_timeout)
+                    != workers::background_timeout(settings.query_timeout)
                 || current.sync_interval != settings.sync_interval
                 || current.retention != settings.retention
         };
@@ -478,9 +489,10 @@ impl History {
     }
 
     /// Reads the store for a cache miss, waiting at most `query_timeout`.
-    /// A fast answer is waited for right away; past [`QUICK_WAIT`] the rest
-    /// of the wait runs inside `away` (which keeps the caller's channel
-    /// serviced: starting and stopping that costs more than a quick read).
+    /// A wait of at most [`UNSERVICED_WAIT`] is waited for right away; of a
+    /// longer one, [`QUICK_WAIT`] right away and the rest inside `away`
+    /// (which keeps the caller's channel serviced: starting and stopping
+    /// that costs more than a quick read).
     pub fn fetch(&self, lookup: &Lookup, away: Away) -> Result<Option<Contact>, LookupError> {
         let result = self.fetch_inner(lookup, away);
         if result.is_err() {
@@ -571,7 +583,8 @@ impl History {
             return Err(LookupError::Busy);
         }
         let left = || deadline.saturating_duration_since(Instant::now());
-        let mut received = answer.recv_timeout(QUICK_WAIT.min(left()));
+        let here = if left() <= UNSERVICED_WAIT { left() } else { QUICK_WAIT.min(left()) };
+        let mut received = answer.recv_timeout(here);
         let mut received_at = Instant::now();
         if matches!(received, Err(mpsc::RecvTimeoutError::Timeout)) && !left().is_zero() {
             let started = Instant::now();

@@ -406,3 +406,29 @@ fn stopping_with_a_database_that_hangs_returns_within_the_deadline() {
     assert!(took < STOP_DEADLINE * 3, "stop took {took:?}");
     store.delay_ms.store(0, Ordering::SeqCst);
 }
+
+#[test]
+fn a_new_query_timeout_alone_restarts_nothing() {
+    let store = Arc::new(MemoryStore::default());
+    let history = start(settings("a"), store);
+    let longer = Settings { query_timeout: Duration::from_millis(300), ..settings("a") };
+    history.reconfigure(longer, None, false);
+    assert_eq!(history.retiring.count(), 0, "no backend retired for a query_timeout of 150 -> 300 ms");
+    assert_eq!(history.settings().query_timeout, Duration::from_millis(300), "and the new one applies");
+    let slower_sync = Settings { sync_interval: Some(Duration::from_millis(80)), ..settings("a") };
+    history.reconfigure(slower_sync, None, false);
+    assert_eq!(history.retiring.count(), 1, "a new sync_interval restarts the backend");
+    history.stop();
+}
+
+#[test]
+fn a_crew_started_again_and_again_keeps_only_running_threads() {
+    let crew = Crew::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    for _ in 0..50 {
+        crew.spawn("sticky-test".into(), stop.clone(), || {});
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(crew.count() < 5, "{} threads kept of 50 started, nearly all ended", crew.count());
+    assert!(crew.wait(Instant::now() + Duration::from_secs(3)).is_empty());
+}

@@ -47,6 +47,13 @@ pub struct BackendSettings {
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 const PRUNE_BATCH: usize = 1000;
 
+/// How long a statement of the writer, the sync poller and the pruner may
+/// take: no call waits for them, so a short `query_timeout` does not apply.
+/// Lookup workers take each job's own deadline instead.
+pub fn background_timeout(query_timeout: Duration) -> Duration {
+    query_timeout.max(Duration::from_secs(2))
+}
+
 /// Threads started together and waited for together, each by name.
 #[derive(Default)]
 pub struct Crew {
@@ -71,7 +78,19 @@ impl Crew {
             }
         });
         match spawned {
-            Ok(handle) => self.threads.lock().push((name, handle)),
+            Ok(handle) => {
+                // Threads that ended are joined now, so that a crew started
+                // again and again (a retiring backend per reload) stays small.
+                let mut threads = self.threads.lock();
+                let (ended, running): (Vec<_>, Vec<_>) =
+                    threads.drain(..).partition(|(_, handle): &(String, JoinHandle<()>)| handle.is_finished());
+                *threads = running;
+                threads.push((name, handle));
+                drop(threads);
+                for (_, handle) in ended {
+                    let _ = handle.join();
+                }
+            }
             // The system is out of threads or memory: say so and go on
             // without this one rather than take Asterisk down.
             Err(error) => log_error!("res_sticky: cannot start the thread {name}: {error}"),
@@ -81,6 +100,12 @@ impl Crew {
     /// Waits until every thread has ended or `deadline` passes; joins those
     /// that ended and names the others (they end when the database driver
     /// gives up the call they are in, bounded by its timeouts).
+    /// Threads started and not yet joined.
+    #[cfg(test)]
+    pub fn count(&self) -> usize {
+        self.threads.lock().len()
+    }
+
     pub fn wait(&self, deadline: Instant) -> Vec<String> {
         let threads: Vec<(String, JoinHandle<()>)> = self.threads.lock().drain(..).collect();
         while Instant::now() < deadline && threads.iter().any(|(_, handle)| !handle.is_finished()) {
@@ -121,7 +146,7 @@ impl Backend {
                 store_worker(&*store, &shared, &receiver)
             });
         }
-        let timeout = settings.query_timeout.max(Duration::from_secs(2));
+        let timeout = background_timeout(settings.query_timeout);
         {
             let (store, shared, stop_flag, journal) = (store.clone(), shared.clone(), stop.clone(), journal.clone());
             crew.spawn("sticky-writer".into(), stop.clone(), move || {

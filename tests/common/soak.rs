@@ -33,6 +33,10 @@ pub struct Figures {
     pub statuses: BTreeMap<String, u64>,
     /// The longest STICKY_ROUTE held a call, in ms.
     pub max_wait_ms: i64,
+    /// The five longest STICKY_ROUTE holds, with their decision.
+    pub longest: Vec<String>,
+    /// Log lines of autoservice starting or stopping slowly (over 100 ms).
+    pub slow_autoservice: usize,
     pub query_timeout_ms: i64,
     pub learned: u64,
     pub rows: u64,
@@ -233,11 +237,15 @@ pub fn run(minutes: f64) -> Figures {
             while running.load(Ordering::SeqCst) && Instant::now() < end {
                 let second = tick % 60;
                 if tick.is_multiple_of(5) {
-                    // Every other reload changes query_timeout, which restarts the workers.
-                    let timeout = if (tick / 5).is_multiple_of(2) { "250ms" } else { "300ms" };
+                    // Every other reload changes query_timeout (applied at
+                    // once) and sync_interval (which restarts the workers).
+                    let (timeout, sync) =
+                        if (tick / 5).is_multiple_of(2) { ("250ms", "1s") } else { ("300ms", "2s") };
                     asterisk.write_config(
                         "sticky.conf",
-                        &sticky(&server).replace("query_timeout = 250ms", &format!("query_timeout = {timeout}")),
+                        &sticky(&server)
+                            .replace("query_timeout = 250ms", &format!("query_timeout = {timeout}"))
+                            .replace("sync_interval = 1s", &format!("sync_interval = {sync}")),
                     );
                     asterisk.cli("module reload res_sticky.so");
                     reloads += 1;
@@ -327,19 +335,44 @@ pub fn run(minutes: f64) -> Figures {
         });
         assert!(idle.is_some(), "calls still up:\n{}", asterisk.cli("core show channels"));
         figures.samples.push(usage(pid));
-        let status = asterisk.cli("sticky show status");
-        figures.learned = field(&status, "Contacts learned").parse().unwrap_or(0);
-        figures.text = status;
+        // The calls just hung up post their records a little later: count
+        // learned against stored once nothing is pending and the count of
+        // learned contacts stood still around the count of rows. A real
+        // loss stays a difference after the minute.
+        let learned = |status: &str| field(status, "Contacts learned").parse::<u64>().unwrap_or(0);
+        let mut last = (0, 0, String::new());
+        let settled = wait_for(Duration::from_secs(60), || {
+            let before = asterisk.cli("sticky show status");
+            if !field(&before, "Writes pending").starts_with("0 ") {
+                return None;
+            }
+            let rows = server.sql("SELECT count(*) FROM sticky_history").trim().parse().unwrap_or(0);
+            let after = asterisk.cli("sticky show status");
+            last = (learned(&after), rows, after);
+            (learned(&before) == last.0 && last.0 == rows).then_some(())
+        });
+        if settled.is_none() && last.2.is_empty() {
+            panic!("contacts not written:\n{}", asterisk.cli("sticky show status"));
+        }
+        (figures.learned, figures.rows, figures.text) = last;
+    } else {
+        figures.rows = server.sql("SELECT count(*) FROM sticky_history").trim().parse().unwrap_or(0);
     }
-    figures.rows = server.sql("SELECT count(*) FROM sticky_history").trim().parse().unwrap_or(0);
     figures.calls_placed = sipp_stat(&asterisk, "TotalCallCreated");
     figures.calls_answered = sipp_stat(&asterisk, "SuccessfulCall(C)");
     figures.calls_failed = sipp_stat(&asterisk, "FailedCall(C)");
+    let mut waits = Vec::new();
     for event in ami.all(|m| m.is_user_event("StickyRoute")) {
-        *figures.statuses.entry(event.get("Status").unwrap_or("?").to_string()).or_default() += 1;
+        let status = event.get("Status").unwrap_or("?").to_string();
         let waited: i64 = event.get("Elapsed").and_then(|e| e.parse().ok()).unwrap_or(0);
         figures.max_wait_ms = figures.max_wait_ms.max(waited);
+        waits.push((waited, status.clone()));
+        *figures.statuses.entry(status).or_default() += 1;
     }
+    waits.sort_unstable_by(|a, b| b.cmp(a));
+    figures.longest = waits.into_iter().take(5).map(|(ms, status)| format!("{ms} ms {status}")).collect();
+    figures.slow_autoservice =
+        fs::read_to_string(asterisk.dir.join("log/full")).unwrap_or_default().matches("autoservice on").count();
     let _ = agent_phones.kill();
     let _ = agent_phones.wait();
     figures
@@ -365,8 +398,12 @@ impl Figures {
         let _ = writeln!(out, "  STICKY_ROUTE decisions: {}", statuses.join(", "));
         let _ = writeln!(
             out,
-            "  longest STICKY_ROUTE wait: {} ms (query_timeout {} ms)",
-            self.max_wait_ms, self.query_timeout_ms
+            "  longest STICKY_ROUTE wait: {} ms (query_timeout {} ms); the five longest: {}; slow autoservice \
+             starts/stops logged: {}",
+            self.max_wait_ms,
+            self.query_timeout_ms,
+            self.longest.join(", "),
+            self.slow_autoservice
         );
         let _ = writeln!(
             out,
