@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use odbc_api::parameter::InputParameter;
-use odbc_api::{Connection, Cursor, IntoParameter};
+use odbc_api::{Connection, Cursor, IntoParameter, ParameterCollectionRef};
 use once_cell::sync::OnceCell;
 
 use super::latency::Latency;
@@ -85,7 +85,10 @@ impl OdbcStore {
         let started = Instant::now();
         let mut link = self.pool.get(timeout)?;
         let connected = Instant::now();
-        let result = (|| {
+        // A panic inside (odbc-api panics when a driver fails to close a
+        // cursor) is a failure like any other: the link is not handed out
+        // again, and the caller hears an error.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let dialect = match self.dialect.get() {
                 Some(dialect) => *dialect,
                 None => {
@@ -96,7 +99,8 @@ impl OdbcStore {
             };
             self.ensure_schema(&link.connection(), dialect, timeout.saturating_sub(started.elapsed()))?;
             work(&mut link, dialect)
-        })();
+        }))
+        .unwrap_or_else(|_| Err(StoreError::Query("the database driver failed unexpectedly (see the log)".into())));
         if timed {
             self.checkout.record(connected - started);
             self.statement.record(connected.elapsed());
@@ -154,18 +158,13 @@ impl OdbcStore {
                  ORDER BY started_at {order}, id {order}{}",
                 dialect.limit(limit)
             );
-            let statement = link.kept(&sql).map_err(query_error)?;
-            statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
             let key = key.as_str().into_parameter();
-            let cursor = statement.execute((&key, &since)).map_err(query_error)?;
             let mut contacts = Vec::new();
-            if let Some(cursor) = cursor {
-                read_rows(cursor, 0, &mut |_, contact| {
-                    if contacts.len() < limit {
-                        contacts.push(contact)
-                    }
-                })?;
-            }
+            read(link, dialect, &sql, (&key, &since), timeout, &mut |_, contact| {
+                if contacts.len() < limit {
+                    contacts.push(contact)
+                }
+            })?;
             Ok(contacts)
         })
     }
@@ -194,7 +193,7 @@ fn in_transaction<T>(
 fn affected(
     connection: &Connection<'static>,
     sql: &str,
-    parameter: impl odbc_api::ParameterCollectionRef,
+    parameter: impl ParameterCollectionRef,
     timeout: Duration,
 ) -> Result<usize, StoreError> {
     let mut statement = connection.prepare(&terminated(sql)).map_err(query_error)?;
@@ -268,6 +267,30 @@ fn insert_rows(
 }
 
 /// Reads rows of `[id,] number_key … call_id`; `offset` is 1 when an id column leads.
+/// Runs the read `sql` with `params` within `timeout` and hands each row
+/// to `sink`: through a statement kept prepared on the link, except on
+/// MariaDB/MySQL, whose driver applies a statement's time limit only while
+/// preparing it (a kept statement would run unlimited there): there each
+/// read goes whole, with its limit.
+fn read(
+    link: &mut pool::Link,
+    dialect: Dialect,
+    sql: &str,
+    params: impl ParameterCollectionRef,
+    timeout: Duration,
+    sink: &mut dyn FnMut(i64, Contact),
+) -> Result<(), StoreError> {
+    if dialect == Dialect::MySql {
+        let connection = link.connection();
+        let cursor = connection.execute(&terminated(sql), params, Some(seconds(timeout))).map_err(query_error)?;
+        return cursor.map_or(Ok(()), |cursor| read_rows(cursor, 0, sink));
+    }
+    let statement = link.kept(sql).map_err(query_error)?;
+    statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
+    let cursor = statement.execute(params).map_err(query_error)?;
+    cursor.map_or(Ok(()), |cursor| read_rows(cursor, 0, sink))
+}
+
 fn read_rows(mut cursor: impl Cursor, offset: u16, sink: &mut dyn FnMut(i64, Contact)) -> Result<(), StoreError> {
     let mut fields: Vec<String> = Vec::with_capacity(10);
     let mut buffer = Vec::new();
@@ -317,16 +340,11 @@ impl Store for OdbcStore {
                  ORDER BY started_at DESC, id DESC{}",
                 dialect.limit(1)
             );
-            let statement = link.kept(&sql).map_err(query_error)?;
-            statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
             let (agent, node) = (agent_id.into_parameter(), node.into_parameter());
-            let cursor = statement.execute((&agent, &node)).map_err(query_error)?;
             let mut found = None;
-            if let Some(cursor) = cursor {
-                read_rows(cursor, 0, &mut |_, contact| {
-                    found.get_or_insert(contact);
-                })?;
-            }
+            read(link, dialect, &sql, (&agent, &node), timeout, &mut |_, contact| {
+                found.get_or_insert(contact);
+            })?;
             Ok(found)
         })
     }

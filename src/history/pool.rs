@@ -102,7 +102,8 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, link: &mut Link) -> bool {
-        link.broken || link.connection().is_dead().unwrap_or(true)
+        // Poisoned: a panic while it was held; its state is unknown.
+        link.broken || link.connection.is_poisoned() || link.connection().is_dead().unwrap_or(true)
     }
 }
 
