@@ -60,12 +60,14 @@ pub const QUICK_WAIT: Duration = Duration::from_millis(3);
 /// other call that stops autoservice meanwhile. With the default
 /// `query_timeout` (250 ms) a lookup never uses it.
 pub const UNSERVICED_WAIT: Duration = Duration::from_millis(500);
-/// Runs a blocking wait where the caller wants it (see [`History::fetch`]).
-pub type Away<'a> = &'a dyn Fn(&mut dyn FnMut());
+/// Runs a blocking wait where the caller wants it (see [`History::fetch`]);
+/// true when it ran under autoservice.
+pub type Away<'a> = &'a dyn Fn(&mut dyn FnMut()) -> bool;
 
 /// Waits where we are: for callers without a channel.
-pub fn here(wait: &mut dyn FnMut()) {
-    wait()
+pub fn here(wait: &mut dyn FnMut()) -> bool {
+    wait();
+    false
 }
 
 /// How long stopping waits for the history's threads.
@@ -264,6 +266,7 @@ impl Shared {
 /// status`), step by step.
 #[derive(Debug, Clone, Default)]
 pub struct ReadSteps {
+    /// Jobs handed to the store's workers (reads, and forgetting).
     pub reads: u64,
     /// Handing the read to a worker, until one takes it.
     pub to_worker: Quantiles,
@@ -589,13 +592,15 @@ impl History {
         if matches!(received, Err(mpsc::RecvTimeoutError::Timeout)) && !left().is_zero() {
             let started = Instant::now();
             let mut waited = Duration::ZERO;
-            away(&mut || {
+            let serviced = away(&mut || {
                 let waiting = Instant::now();
                 received = answer.recv_timeout(left());
                 received_at = Instant::now();
                 waited = received_at - waiting;
             });
-            self.shared.counters.autoservice.record(started.elapsed().saturating_sub(waited));
+            if serviced {
+                self.shared.counters.autoservice.record(started.elapsed().saturating_sub(waited));
+            }
         }
         match received {
             Ok((result, answered_at)) => {
@@ -702,7 +707,7 @@ impl History {
             store_p50: counters.store_reads.quantile(0.5),
             store_p99: counters.store_reads.quantile(0.99),
             steps: ReadSteps {
-                reads: counters.store_reads.count(),
+                reads: counters.to_worker.count(),
                 to_worker: counters.to_worker.p50_p99(),
                 checkout: store.steps().map(|(checkout, _)| checkout.p50_p99()).unwrap_or_default(),
                 statement: store.steps().map(|(_, statement)| statement.p50_p99()).unwrap_or_default(),

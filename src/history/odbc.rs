@@ -83,8 +83,13 @@ impl OdbcStore {
         work: impl FnOnce(&mut pool::Link, Dialect) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let mut link = self.pool.get(timeout)?;
+        let got = self.pool.get(timeout);
         let connected = Instant::now();
+        if timed {
+            // Failed checkouts too: an exhausted pool shows in the p99.
+            self.checkout.record(connected - started);
+        }
+        let mut link = got?;
         // A panic inside (odbc-api panics when a driver fails to close a
         // cursor) is a failure like any other: the link is not handed out
         // again, and the caller hears an error.
@@ -102,7 +107,6 @@ impl OdbcStore {
         }))
         .unwrap_or_else(|_| Err(StoreError::Query("the database driver failed unexpectedly (see the log)".into())));
         if timed {
-            self.checkout.record(connected - started);
             self.statement.record(connected.elapsed());
         }
         if result.is_err() {

@@ -98,7 +98,7 @@ pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot)
     );
     line(
         "Under autoservice:",
-        format!("{} of {} reads (start+stop {})", steps.autoserviced, steps.reads, pair(&steps.autoservice)),
+        format!("{} of {} store jobs (start+stop {})", steps.autoserviced, steps.reads, pair(&steps.autoservice)),
     );
     line("Contacts learned:", history.learned.to_string());
     line("Writes pending:", format!("{} ({} written, {} dropped)", history.pending, history.written, history.lost));

@@ -104,7 +104,10 @@ fn find(function: &str, running: &Running, rules: &Rules, channel: Option<&Chann
         None => match channel {
             // A quick answer is waited for as is; a slow one under
             // autoservice (starting and stopping it costs more than a read).
-            Some(channel) => running.history.fetch(&lookup, &|wait: &mut dyn FnMut()| channel.with_autoservice(wait)),
+            Some(channel) => running.history.fetch(&lookup, &|wait: &mut dyn FnMut()| {
+                channel.with_autoservice(wait);
+                true
+            }),
             None => running.history.fetch(&lookup, &here),
         },
     };
