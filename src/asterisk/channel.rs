@@ -226,12 +226,13 @@ impl<'a> Channel<'a> {
 
     /// Runs blocking work while Asterisk keeps servicing the channel (reading
     /// its frames, so the far end does not time out).
-    pub fn with_autoservice<R>(&self, work: impl FnOnce() -> R) -> R {
+    /// Gives `work`'s result, and whether autoservice started.
+    pub fn with_autoservice<R>(&self, work: impl FnOnce() -> R) -> (R, bool) {
         let starting = Instant::now();
         // SAFETY: the channel is alive for 'a; the guard stops autoservice.
         let started = unsafe { sys::ast_autoservice_start(self.raw.as_ptr()) } == 0;
         slow_autoservice(self, "starting", starting.elapsed());
         let _service = started.then(|| Autoservice(self));
-        work()
+        (work(), started)
     }
 }

@@ -270,7 +270,6 @@ fn insert_rows(
     Ok(())
 }
 
-/// Reads rows of `[id,] number_key … call_id`; `offset` is 1 when an id column leads.
 /// Runs the read `sql` with `params` within `timeout` and hands each row
 /// to `sink`: through a statement kept prepared on the link, except on
 /// MariaDB/MySQL, whose driver applies a statement's time limit only while
@@ -295,6 +294,7 @@ fn read(
     cursor.map_or(Ok(()), |cursor| read_rows(cursor, 0, sink))
 }
 
+/// Reads rows of `[id,] number_key … call_id`; `offset` is 1 when an id column leads.
 fn read_rows(mut cursor: impl Cursor, offset: u16, sink: &mut dyn FnMut(i64, Contact)) -> Result<(), StoreError> {
     let mut fields: Vec<String> = Vec::with_capacity(10);
     let mut buffer = Vec::new();

@@ -425,10 +425,21 @@ fn a_new_query_timeout_alone_restarts_nothing() {
 fn a_crew_started_again_and_again_keeps_only_running_threads() {
     let crew = Crew::default();
     let stop = Arc::new(AtomicBool::new(false));
-    for _ in 0..50 {
-        crew.spawn("sticky-test".into(), stop.clone(), || {});
-        std::thread::sleep(Duration::from_millis(2));
+    let ended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for started in 0..50 {
+        let ended_too = ended.clone();
+        crew.spawn("sticky-test".into(), stop.clone(), move || {
+            ended_too.fetch_add(1, Ordering::SeqCst);
+        });
+        // Each thread has run its body before the next starts; it may
+        // still be ending, so the one before it is surely joinable soon.
+        assert!(wait_until(Duration::from_secs(10), || ended.load(Ordering::SeqCst) > started));
     }
-    assert!(crew.count() < 5, "{} threads kept of 50 started, nearly all ended", crew.count());
+    // Each start joins those that ended: the crew soon holds only a few.
+    let small = wait_until(Duration::from_secs(10), || {
+        crew.spawn("sticky-test".into(), stop.clone(), || {});
+        crew.count() < 5
+    });
+    assert!(small, "{} threads kept, all of them ended but the newest", crew.count());
     assert!(crew.wait(Instant::now() + Duration::from_secs(3)).is_empty());
 }

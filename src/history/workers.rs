@@ -97,15 +97,15 @@ impl Crew {
         }
     }
 
-    /// Waits until every thread has ended or `deadline` passes; joins those
-    /// that ended and names the others (they end when the database driver
-    /// gives up the call they are in, bounded by its timeouts).
     /// Threads started and not yet joined.
     #[cfg(test)]
     pub fn count(&self) -> usize {
         self.threads.lock().len()
     }
 
+    /// Waits until every thread has ended or `deadline` passes; joins those
+    /// that ended and names the others (they end when the database driver
+    /// gives up the call they are in, bounded by its timeouts).
     pub fn wait(&self, deadline: Instant) -> Vec<String> {
         let threads: Vec<(String, JoinHandle<()>)> = self.threads.lock().drain(..).collect();
         while Instant::now() < deadline && threads.iter().any(|(_, handle)| !handle.is_finished()) {

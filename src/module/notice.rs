@@ -43,7 +43,7 @@ impl Phone for Channel<'_> {
     }
 
     fn away(&self, work: &mut dyn FnMut()) {
-        self.with_autoservice(work)
+        self.with_autoservice(work).0
     }
 }
 

@@ -102,12 +102,9 @@ fn find(function: &str, running: &Running, rules: &Rules, channel: Option<&Chann
     let answer = match running.history.cached(&lookup) {
         Some(answer) => Ok(answer),
         None => match channel {
-            // A quick answer is waited for as is; a slow one under
-            // autoservice (starting and stopping it costs more than a read).
-            Some(channel) => running.history.fetch(&lookup, &|wait: &mut dyn FnMut()| {
-                channel.with_autoservice(wait);
-                true
-            }),
+            // A wait of up to UNSERVICED_WAIT as is; a longer one under
+            // autoservice (true when it started).
+            Some(channel) => running.history.fetch(&lookup, &|wait: &mut dyn FnMut()| channel.with_autoservice(wait).1),
             None => running.history.fetch(&lookup, &here),
         },
     };
