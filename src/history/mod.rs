@@ -586,8 +586,8 @@ impl History {
             return Err(LookupError::Busy);
         }
         let left = || deadline.saturating_duration_since(Instant::now());
-        let here = if left() <= UNSERVICED_WAIT { left() } else { QUICK_WAIT.min(left()) };
-        let mut received = answer.recv_timeout(here);
+        let at_once = if left() <= UNSERVICED_WAIT { left() } else { QUICK_WAIT.min(left()) };
+        let mut received = answer.recv_timeout(at_once);
         let mut received_at = Instant::now();
         if matches!(received, Err(mpsc::RecvTimeoutError::Timeout)) && !left().is_zero() {
             let started = Instant::now();

@@ -83,7 +83,7 @@ impl Crew {
                 // again and again (a retiring backend per reload) stays small.
                 let mut threads = self.threads.lock();
                 let (ended, running): (Vec<_>, Vec<_>) =
-                    threads.drain(..).partition(|(_, handle): &(String, JoinHandle<()>)| handle.is_finished());
+                    threads.drain(..).partition(|(_, handle)| handle.is_finished());
                 *threads = running;
                 threads.push((name, handle));
                 drop(threads);

@@ -365,14 +365,13 @@ pub fn run(minutes: f64) -> Figures {
     for event in ami.all(|m| m.is_user_event("StickyRoute")) {
         let status = event.get("Status").unwrap_or("?").to_string();
         let waited: i64 = event.get("Elapsed").and_then(|e| e.parse().ok()).unwrap_or(0);
-        figures.max_wait_ms = figures.max_wait_ms.max(waited);
         waits.push((waited, status.clone()));
         *figures.statuses.entry(status).or_default() += 1;
     }
     waits.sort_unstable_by(|a, b| b.cmp(a));
+    figures.max_wait_ms = waits.first().map_or(0, |(ms, _)| *ms);
     figures.longest = waits.into_iter().take(5).map(|(ms, status)| format!("{ms} ms {status}")).collect();
-    figures.slow_autoservice =
-        fs::read_to_string(asterisk.dir.join("log/full")).unwrap_or_default().matches("autoservice on").count();
+    figures.slow_autoservice = asterisk.log().matches("autoservice on").count();
     let _ = agent_phones.kill();
     let _ = agent_phones.wait();
     figures
