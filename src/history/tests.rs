@@ -5,12 +5,18 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::breaker::Health;
+use super::lifecycle::STOP_DEADLINE;
 use super::store::memory::MemoryStore;
 use super::store::Store;
 use super::*;
 use crate::routing::agent::{Agent, AgentRule};
 use crate::routing::contact::test_contact;
+use crate::routing::contact::Contact;
+use crate::routing::number::NumberKey;
+use crate::routing::query::Filter;
 use crate::routing::vocabulary::{Direction, Disposition};
+use crate::time::now_ms;
 
 fn settings(node: &str) -> Settings {
     Settings {

@@ -144,9 +144,9 @@ pub struct JournalState {
     pub skipped: u64,
 }
 
-pub use self::record::{decode, encode, parse};
 #[cfg(any(feature = "module", test))]
 pub use self::record::read_legacy;
+pub use self::record::{decode, encode, parse};
 use self::segment::segment_path;
 
 impl Journal {
