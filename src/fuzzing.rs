@@ -17,6 +17,7 @@ use regex::Regex;
 
 use crate::config::{self, dsn, value};
 use crate::history::journal;
+use crate::host::vocabulary::{Direction, Disposition};
 use crate::notice::spool::{is_safe_line_value, CallFile};
 use crate::notice::{options as notice_options, target, when};
 use crate::routing::agent::{self, Agent, AgentRule};
@@ -24,7 +25,6 @@ use crate::routing::contact::{Contact, StoredRow};
 use crate::routing::number::{KeyRule, NumberKey, MAX_DIGITS};
 use crate::routing::query;
 use crate::routing::scope;
-use crate::routing::vocabulary::{Direction, Disposition};
 use crate::template::Template;
 use crate::time;
 

@@ -24,6 +24,7 @@
 mod caller;
 mod config;
 mod history;
+mod host;
 mod log;
 mod mobile;
 mod notice;

@@ -8,8 +8,8 @@ use once_cell::sync::OnceCell;
 use parking_lot::RwLock;
 
 use super::guard::guard;
-use crate::routing::contact::CdrRecord;
-use crate::routing::vocabulary::Disposition;
+use crate::host::cdr::CdrRecord;
+use crate::host::vocabulary::Disposition;
 use crate::sys;
 
 /// The backend's name in `cdr show status`.

@@ -3,7 +3,7 @@
 
 use std::ptr;
 
-use crate::config::{RawConfig, RawEntry, RawSection};
+use crate::host::config::{RawConfig, RawEntry, RawSection};
 use crate::sys;
 
 /// What loading a config file found.

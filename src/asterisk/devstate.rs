@@ -1,6 +1,6 @@
 //! Device states, through Asterisk's cache of them.
 
-use crate::routing::vocabulary::DeviceState;
+use crate::host::vocabulary::DeviceState;
 use crate::sys;
 
 /// The state of `device` (`PJSIP/101`, `Custom:agent101`, …).

@@ -16,7 +16,7 @@ use super::cdr::{self, CdrRegistration};
 use super::cli::{self, CliCommand, CliRegistration};
 use super::function::{self, FunctionDef, FunctionRegistration};
 use super::guard::{guard, install_panic_hook};
-use crate::routing::contact::CdrRecord;
+use crate::host::cdr::CdrRecord;
 use crate::sys;
 
 /// Everything a module shows Asterisk, and its hooks.

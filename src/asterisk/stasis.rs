@@ -9,7 +9,7 @@ use once_cell::sync::OnceCell;
 
 use super::guard::guard;
 use super::string_from;
-use crate::routing::vocabulary::DeviceState;
+use crate::host::vocabulary::DeviceState;
 use crate::sys;
 
 /// Receives a device's new aggregate state.

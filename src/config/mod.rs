@@ -12,30 +12,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::routing::vocabulary::{DeviceState, Disposition};
+pub use crate::host::config::{RawConfig, RawEntry, RawSection};
+use crate::host::vocabulary::{DeviceState, Disposition};
 pub use crate::template::Template;
-
-/// One `key = value` line as Asterisk's loader delivered it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawEntry {
-    pub key: String,
-    pub value: String,
-    pub line: u32,
-}
-
-/// One `[section]` with its lines in file order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawSection {
-    pub name: String,
-    pub entries: Vec<RawEntry>,
-}
-
-/// A whole file as loaded, before validation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RawConfig {
-    pub file: String,
-    pub sections: Vec<RawSection>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {

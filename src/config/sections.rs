@@ -9,7 +9,7 @@ use super::{
     Config, Diagnostic, General, Mobile, MobileAllow, Notice, RawConfig, RawEntry, RawSection, Severity, Template,
     AGENT_VARIABLES, NUMBER_VARIABLES,
 };
-use crate::routing::vocabulary::{DeviceState, Disposition};
+use crate::host::vocabulary::{DeviceState, Disposition};
 use crate::time::parse_duration_in;
 
 /// Collects diagnostics for one section.

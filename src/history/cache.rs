@@ -23,11 +23,11 @@ use std::sync::Arc;
 use lru::LruCache;
 use smallvec::SmallVec;
 
+use crate::host::vocabulary::{Direction, Disposition};
 use crate::routing::agent::Agent;
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
 use crate::routing::query::{select, Filter, Kind};
-use crate::routing::vocabulary::{Direction, Disposition};
 
 /// Contacts kept per number (newest first). Older ones stay in the store.
 pub const MAX_PER_NUMBER: usize = 64;
@@ -373,8 +373,8 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::vocabulary::{Direction, Disposition};
     use crate::routing::contact::test_contact;
-    use crate::routing::vocabulary::{Direction, Disposition};
 
     fn key() -> NumberKey {
         NumberKey::from_stored("9123456789").unwrap()

@@ -14,8 +14,9 @@ use super::pool::terminated;
 use super::pool::{driver_of, has_key, with_network_timeouts};
 use super::schema::Dialect;
 use super::store::Store;
-use crate::routing::contact::{CdrRecord, Contact};
-use crate::routing::vocabulary::Disposition;
+use crate::host::cdr::CdrRecord;
+use crate::host::vocabulary::Disposition;
+use crate::routing::contact::Contact;
 
 /// The default query for a dialect: seven columns in this order (and two
 /// optional ones, `lastapp` and `lastdata`, for `scope_from_queue`), one

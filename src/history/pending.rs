@@ -107,8 +107,8 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::vocabulary::{Direction, Disposition};
     use crate::routing::contact::test_contact;
-    use crate::routing::vocabulary::{Direction, Disposition};
 
     fn contact(i: i64) -> Waiting {
         (test_contact("101", Direction::Inbound, Disposition::Answered, i), None)

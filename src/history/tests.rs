@@ -10,12 +10,12 @@ use super::lifecycle::STOP_DEADLINE;
 use super::store::memory::MemoryStore;
 use super::store::Store;
 use super::*;
+use crate::host::vocabulary::{Direction, Disposition};
 use crate::routing::agent::{Agent, AgentRule};
 use crate::routing::contact::test_contact;
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
 use crate::routing::query::Filter;
-use crate::routing::vocabulary::{Direction, Disposition};
 use crate::time::now_ms;
 
 fn settings(node: &str) -> Settings {

@@ -18,12 +18,12 @@ use crate::asterisk::application::AppResult;
 use crate::asterisk::astdb;
 use crate::asterisk::channel::Channel;
 use crate::asterisk::cli::{CliContext, CliResult};
+use crate::host::cdr::CdrRecord;
+use crate::host::vocabulary::Disposition;
 use crate::log_warning;
 use crate::mobile::lockout::Lockouts;
 use crate::mobile::{self, base_interface, parse_request, Context, Desk, Member, MobileStatus, QueueReply};
 use crate::routing::agent::interface_of;
-use crate::routing::contact::CdrRecord;
-use crate::routing::vocabulary::Disposition;
 use crate::text::shown;
 use crate::time::{now_ms, server_time};
 

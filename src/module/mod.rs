@@ -25,8 +25,8 @@ use crate::asterisk::cli::CliCommand;
 use crate::asterisk::function::FunctionDef;
 use crate::asterisk::lifecycle::Surface;
 use crate::asterisk::stasis::{self, Subscription};
+use crate::host::cdr::CdrRecord;
 use crate::log_notice;
-use crate::routing::contact::CdrRecord;
 use parking_lot::Mutex;
 
 /// res_sticky's whole surface.

@@ -25,14 +25,15 @@ use crate::caller::Hungup;
 use crate::config::dsn;
 use crate::history::import::{import, ImportReport};
 use crate::history::{here, Lookup};
+use crate::host::cdr::CdrRecord;
+use crate::host::vocabulary::{Direction, Disposition};
 use crate::routing::agent::interface_of;
-use crate::routing::contact::{CdrRecord, Contact};
+use crate::routing::contact::Contact;
 use crate::routing::decision::{verdict, RouteStatus, Verdict};
 use crate::routing::number::NumberKey;
 use crate::routing::query::{parse_arguments, parse_window, Arguments, WaitSound};
 use crate::routing::scope::{self, CallScopes};
 use crate::routing::stats::{self, Stats};
-use crate::routing::vocabulary::{Direction, Disposition};
 use crate::routing::waiting::{Waiters, Wake};
 use crate::text::shown;
 use crate::time::{format_duration, now_ms, server_time};
@@ -272,7 +273,7 @@ impl Drop for Waiting {
 }
 
 /// A device's new state: a caller waiting for it may try it.
-pub(super) fn device_changed(device: &str, state: crate::routing::vocabulary::DeviceState) {
+pub(super) fn device_changed(device: &str, state: crate::host::vocabulary::DeviceState) {
     let Some(running) = running::current() else {
         return;
     };

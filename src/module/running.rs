@@ -14,12 +14,12 @@ use crate::history::odbc::OdbcStore;
 use crate::history::status::Snapshot;
 use crate::history::store::Store;
 use crate::history::{History, Settings};
+use crate::host::vocabulary::Direction;
 use crate::routing::agent::AgentRule;
 use crate::routing::contact::LearnRule;
 use crate::routing::decision::Availability;
 use crate::routing::number::KeyRule;
 use crate::routing::query::Filter;
-use crate::routing::vocabulary::Direction;
 use crate::{log_error, log_notice, log_warning, verbose};
 
 const CONFIG_FILE: &str = "sticky.conf";

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use super::agent::{is_safe_agent_text, Agent, AgentRule};
 use super::number::{KeyRule, NumberKey};
-use super::vocabulary::{Direction, Disposition};
+use crate::host::cdr::CdrRecord;
+use crate::host::vocabulary::{Direction, Disposition};
 
 /// Who talked to whom, when. `started_at` is milliseconds since the Unix
 /// epoch (UTC), so servers in one database agree on order.
@@ -95,29 +96,6 @@ pub fn test_contact(agent: &str, direction: Direction, disposition: Disposition,
         client: "+79123456789".into(),
         scope: Arc::from(""),
     }
-}
-
-/// The fields of a finished CDR that learning reads, copied out of Asterisk.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CdrRecord {
-    pub src: String,
-    pub dst: String,
-    pub channel: String,
-    pub dstchannel: String,
-    pub disposition: Option<Disposition>,
-    pub start_ms: i64,
-    pub uniqueid: String,
-    pub sequence: i64,
-    /// Set for records imported from a `cdr` table, whose rows have no
-    /// sequence number; live records derive theirs from uniqueid and sequence.
-    pub call_id: Option<String>,
-    /// The id all channels of one call share.
-    pub linkedid: String,
-    /// The last application of party A and its data (`Queue`, `support,t`).
-    pub lastapp: String,
-    pub lastdata: String,
-    /// The call's scope (`STICKY_SCOPE`), when the module saw it set.
-    pub scope: Option<Arc<str>>,
 }
 
 /// What makes a CDR a contact.

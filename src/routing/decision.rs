@@ -1,7 +1,7 @@
 //! STICKY_ROUTE's verdict: route to the agent, or why not.
 
 use super::agent::Agent;
-use super::vocabulary::DeviceState;
+use crate::host::vocabulary::DeviceState;
 use crate::template::Template;
 
 /// The values of `STICKY_STATUS`.

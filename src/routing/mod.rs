@@ -7,5 +7,4 @@ pub mod number;
 pub mod query;
 pub mod scope;
 pub mod stats;
-pub mod vocabulary;
 pub mod waiting;

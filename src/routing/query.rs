@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::contact::Contact;
-use super::vocabulary::{Direction, Disposition};
+use crate::host::vocabulary::{Direction, Disposition};
 use crate::time::parse_duration_in;
 
 /// What a caller waiting for a busy agent hears (`w(N)`).

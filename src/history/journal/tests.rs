@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::host::vocabulary::{Direction, Disposition};
 use crate::routing::contact::test_contact;
-use crate::routing::vocabulary::{Direction, Disposition};
 
 fn dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sticky-journal-{name}-{}", std::process::id()));
