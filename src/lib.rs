@@ -10,9 +10,10 @@
 //!   the small shared pieces `caller`, `template`, `text`, `time` and `log`.
 //! - `asterisk`: the thin safe layer over Asterisk's C API (the only place
 //!   with `unsafe`, besides the raw bindings in `sys`), knowing no feature. It
-//!   hands Asterisk's values over as the plain types the features define (a
-//!   CDR record, a device state, a config file's lines, a hang-up) and uses
-//!   nothing else of theirs.
+//!   hands Asterisk's values over as the plain types of `host`.
+//! - `host`: Asterisk's vocabulary in plain Rust (directions, dispositions,
+//!   device states, a CDR's fields, a config file's raw sections), beneath
+//!   both the safe layer and the features; it imports nothing of the crate.
 //!
 //! Without the `module` feature only the middle layer is built, so its unit
 //! tests link as an ordinary program (the shim's constructor calls into
