@@ -110,6 +110,15 @@ pub mod memory {
         /// Inserting panics (a bug in a driver, say).
         pub panic_on_insert: AtomicBool,
         pub panics: std::sync::atomic::AtomicU64,
+        /// Reading the notes of forgotten numbers panics on this call (1:
+        /// the first), once (a driver failing as a link is dropped, say).
+        pub panic_on_notes_call: std::sync::atomic::AtomicU64,
+        notes_calls: std::sync::atomic::AtomicU64,
+        /// The next insert also leaves this note, as if another server
+        /// forgot the number while the batch was on its way.
+        pub note_during_insert: Mutex<Option<(NumberKey, i64)>>,
+        /// So many calls of `forget` fail from now on.
+        pub failing_forgets: std::sync::atomic::AtomicU64,
     }
 
     impl MemoryStore {
@@ -188,11 +197,20 @@ pub mod memory {
                     rows.push((id, contact.clone()));
                 }
             }
+            if let Some((key, at)) = self.note_during_insert.lock().take() {
+                let mut forgotten = self.forgotten.lock();
+                let id = forgotten.len() as i64 + 1;
+                forgotten.push(Note { id, key, at });
+            }
             Ok(())
         }
 
         fn forget(&self, key: &NumberKey, at: i64, _: Duration) -> Result<usize, StoreError> {
             self.check()?;
+            let failing = &self.failing_forgets;
+            if failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                return Err(StoreError::Unavailable("erasing failed (a test)".into()));
+            }
             let mut rows = self.rows.lock();
             let before = rows.len();
             rows.retain(|(_, c)| &c.number != key || c.started_at > at);
@@ -203,6 +221,11 @@ pub mod memory {
         }
 
         fn forgotten_after(&self, after: i64, _: Duration) -> Result<Vec<Note>, StoreError> {
+            let call = self.notes_calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if call == self.panic_on_notes_call.load(Ordering::SeqCst) {
+                self.panics.fetch_add(1, Ordering::SeqCst);
+                panic!("reading the notes panicked (a test)");
+            }
             self.check()?;
             let notes = self.forgotten.lock();
             Ok(notes.iter().filter(|note| note.id > after).take(NOTES_PER_READ).cloned().collect())

@@ -399,6 +399,66 @@ fn a_writer_that_panics_is_started_again() {
 }
 
 #[test]
+fn a_panic_around_a_write_loses_track_of_no_batch() {
+    // The writer reads the notes of forgotten numbers before a batch is
+    // written (call 1) and again after (call 2): a panic in either must give
+    // the batch back, so that it is written, confirmed and its journal
+    // segment deleted.
+    for call in [1, 2] {
+        let store = Arc::new(MemoryStore::default());
+        store.panic_on_notes_call.store(call, Ordering::SeqCst);
+        let journal = journal_dir();
+        let history = start_in(Settings { sync_interval: None, ..settings("a") }, store.clone(), &journal);
+        for n in 0..3 {
+            history.learn(contact(&format!("912345678{n}"), "101", Direction::Inbound, Duration::from_secs(1), "a"));
+        }
+        assert!(
+            wait_until(Duration::from_secs(5), || store.panics.load(Ordering::SeqCst) == 1),
+            "call {call} panicked"
+        );
+        let settled = wait_until(Duration::from_secs(5), || {
+            let snapshot = history.snapshot();
+            snapshot.pending == 0 && journal_records(&journal) == 0
+        });
+        let snapshot = history.snapshot();
+        assert!(
+            settled,
+            "call {call}: pending {} (0 expected), journal records {} (0 expected), stored {}",
+            snapshot.pending,
+            journal_records(&journal),
+            store.len()
+        );
+        assert_eq!(store.len(), 3, "call {call}: every contact stored");
+        history.stop();
+    }
+}
+
+#[test]
+fn a_failed_erase_after_a_write_is_tried_again() {
+    // Another server forgets the number while this server's batch is on its
+    // way; the erase of what the batch wrote fails once. The batch must not
+    // be confirmed until the erase went through, or the rows stay.
+    let store = Arc::new(MemoryStore::default());
+    let number = "9123456780";
+    *store.note_during_insert.lock() = Some((key(number), now_ms()));
+    store.failing_forgets.store(1, Ordering::SeqCst);
+    let journal = journal_dir();
+    let history = start_in(Settings { sync_interval: None, ..settings("a") }, store.clone(), &journal);
+    history.learn(contact(number, "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    let settled = wait_until(Duration::from_secs(5), || {
+        store.failing_forgets.load(Ordering::SeqCst) == 0 && history.snapshot().pending == 0
+    });
+    assert!(settled, "the batch settled");
+    assert!(
+        wait_until(Duration::from_secs(5), || store.is_empty()),
+        "the forgotten client's row was erased in the end ({} row(s) left)",
+        store.len()
+    );
+    assert_eq!(journal_records(&journal), 0);
+    history.stop();
+}
+
+#[test]
 fn stopping_with_a_database_that_hangs_returns_within_the_deadline() {
     let store = Arc::new(MemoryStore::default());
     let history = start(settings("a"), store.clone());

@@ -17,6 +17,8 @@ use parking_lot::Mutex;
 use super::journal::Journal;
 use super::store::Store;
 use super::Shared;
+use crate::routing::contact::Contact;
+use crate::routing::number::NumberKey;
 use crate::{log_error, log_notice, log_warning};
 
 /// How many contacts one store write carries.
@@ -212,44 +214,64 @@ fn store_worker(store: &dyn Store, shared: &Shared, jobs: &Mutex<Receiver<Job>>)
 fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBool, timeout: Duration) {
     let mut backoff = Duration::from_millis(100);
     let mut failing = false;
+    // Numbers forgotten whose rows a batch wrote after the forgetting, and
+    // whose erase failed: erased before anything else is written.
+    let mut unerased: Vec<(NumberKey, i64)> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
-        let mut batch = shared.pending.take(WRITE_BATCH, Duration::from_millis(200));
+        if !unerased.is_empty() {
+            unerased.retain(|(key, at)| store.forget(key, *at, timeout).is_err());
+            if !unerased.is_empty() {
+                shared.note_failure("cannot erase a forgotten number's contacts");
+                pause(stop, backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        }
+        let batch = shared.pending.take(WRITE_BATCH, Duration::from_millis(200));
         if batch.is_empty() {
             read_back(shared, journal);
             continue;
         }
+        // From here until it is confirmed or given back, the batch is held:
+        // should anything panic on the way (the store, a driver dropping a
+        // link), it goes back to the queue on unwinding, never lost track of.
+        let mut held = Held { pending: &shared.pending, batch: Some(batch) };
         // A number forgotten while its contacts waited (here, or on another
         // server while this one could not reach the store): not written.
         shared.apply_notes(store, journal, timeout);
-        let (gone, kept): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(contact, _)| shared.is_forgotten(contact));
+        let (gone, kept): (Vec<_>, Vec<_>) =
+            held.release().into_iter().partition(|(contact, _)| shared.is_forgotten(contact));
+        held.batch = Some(kept);
         if !gone.is_empty() {
             shared.pending.discard(&gone);
             journal.confirm(gone.iter().filter_map(|(_, ticket)| *ticket));
         }
-        batch = kept;
-        if batch.is_empty() {
+        let contacts: Vec<_> = held.contacts();
+        if contacts.is_empty() {
             continue;
         }
-        let contacts: Vec<_> = batch.iter().map(|(contact, _)| contact.clone()).collect();
-        // Should the insert panic, the batch goes back to the queue on unwinding.
-        let held = Held { pending: &shared.pending, batch: Some(batch) };
         let result = store.insert(&contacts, timeout);
-        let batch = held.release();
         match result {
             Ok(()) => {
                 // Forgotten (here, or on another server, whichever thread
                 // read the note) while this batch was on its way: erase
                 // what it wrote again.
                 shared.apply_notes(store, journal, timeout);
-                let mut erased: Vec<&crate::routing::number::NumberKey> = Vec::new();
+                let mut erased: Vec<&NumberKey> = Vec::new();
                 for contact in contacts.iter().filter(|contact| shared.is_forgotten(contact)) {
                     if !erased.contains(&&contact.number) {
                         erased.push(&contact.number);
                         if let Some(at) = shared.forgotten_at(&contact.number) {
-                            let _ = store.forget(&contact.number, at, timeout);
+                            if let Err(error) = store.forget(&contact.number, at, timeout) {
+                                log_warning!(
+                                    "res_sticky: cannot erase a forgotten number's contacts ({error}); trying again"
+                                );
+                                unerased.push((contact.number.clone(), at));
+                            }
                         }
                     }
                 }
+                let batch = held.release();
                 shared.pending.done(&batch);
                 journal.confirm(batch.iter().filter_map(|(_, ticket)| *ticket));
                 shared.breaker.success();
@@ -265,7 +287,7 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
                 backoff = Duration::from_millis(100);
             }
             Err(error) => {
-                shared.pending.give_back(batch);
+                shared.pending.give_back(held.release());
                 shared.note_failure(&error.to_string());
                 if !failing {
                     log_warning!("res_sticky: cannot write contacts ({error}); keeping them and retrying");
@@ -285,8 +307,13 @@ struct Held<'p> {
 }
 
 impl Held<'_> {
-    fn release(mut self) -> Vec<super::pending::Waiting> {
+    /// Takes the batch out: from then on it is the caller's to settle.
+    fn release(&mut self) -> Vec<super::pending::Waiting> {
         self.batch.take().unwrap_or_default()
+    }
+
+    fn contacts(&self) -> Vec<Contact> {
+        self.batch.iter().flatten().map(|(contact, _)| contact.clone()).collect()
     }
 }
 
