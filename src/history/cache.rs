@@ -220,10 +220,20 @@ impl Cache {
         }
     }
 
+    /// A new size (a reload). The numbers that no longer fit are let go
+    /// here, counted one by one, so that the count of contacts stays right
+    /// without a walk over every entry: an unchanged size costs nothing,
+    /// however full the cache (every call waits for this lock).
     pub fn resize(&mut self, size: usize) {
-        self.entries.resize(capacity(size));
+        let capacity = capacity(size);
+        while self.entries.len() > capacity.get() {
+            match self.entries.pop_lru() {
+                Some((_, evicted)) => self.contacts -= evicted.contacts.len(),
+                None => break,
+            }
+        }
+        self.entries.resize(capacity);
         self.budget = size.max(1) * CONTACTS_PER_NUMBER;
-        self.recount();
         self.shrink();
     }
 
@@ -241,10 +251,6 @@ impl Cache {
         self.contacts = 0;
         self.agents = Interned::default();
         self.tags = Interned::default();
-    }
-
-    fn recount(&mut self) {
-        self.contacts = self.entries.iter().map(|(_, entry)| entry.contacts.len()).sum();
     }
 
     /// The compact form of a contact.

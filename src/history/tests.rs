@@ -1,7 +1,7 @@
 //! The history against an in-memory store whose availability the tests switch.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -455,6 +455,55 @@ fn a_failed_erase_after_a_write_is_tried_again() {
         store.len()
     );
     assert_eq!(journal_records(&journal), 0);
+    history.stop();
+}
+
+#[test]
+fn a_reload_with_the_same_settings_never_holds_the_cache_lock_long() {
+    // Every call takes the cache lock; a reload that changes nothing must
+    // not walk a million cached numbers under it.
+    const NUMBERS: usize = 1_000_000;
+    let store = Arc::new(MemoryStore::default());
+    let settings = Settings { cache_size: NUMBERS, sync_interval: None, ..settings("a") };
+    let history = start(settings.clone(), store);
+    {
+        let mut cache = history.shared.cache.lock();
+        for n in 0..NUMBERS {
+            cache.learn(contact(&format!("9{n:09}"), "101", Direction::Inbound, Duration::from_secs(1), "a"));
+        }
+        assert_eq!(cache.len(), NUMBERS);
+    }
+    // A lookup timed meanwhile, as a call would see it.
+    let done = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(std::sync::Barrier::new(2));
+    let caller = {
+        let (shared, done, started) = (history.shared.clone(), done.clone(), started.clone());
+        std::thread::spawn(move || {
+            let mut worst = Duration::ZERO;
+            started.wait();
+            while !done.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                std::hint::black_box(shared.cache.lock().len());
+                worst = worst.max(started.elapsed());
+            }
+            worst
+        })
+    };
+    started.wait();
+    // The quickest of a few reloads: scheduling noise only ever adds.
+    let quickest = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            history.reconfigure(settings.clone(), None, false);
+            started.elapsed()
+        })
+        .min()
+        .expect("five reloads");
+    done.store(true, Ordering::SeqCst);
+    let worst = caller.join().expect("caller");
+    println!("reload with the same settings: quickest {quickest:?}; worst cache lock wait seen {worst:?}");
+    assert!(quickest < Duration::from_millis(5), "a reload held the cache {quickest:?} with {NUMBERS} numbers");
+    assert_eq!(history.shared.cache.lock().len(), NUMBERS, "nothing was let go");
     history.stop();
 }
 
