@@ -508,6 +508,20 @@ fn a_reload_with_the_same_settings_never_holds_the_cache_lock_long() {
 }
 
 #[test]
+fn a_contact_learned_while_the_threads_stop_for_exit_reaches_the_journal() {
+    // Asterisk exiting: the history's threads stop, then the journal goes
+    // write-through. A CDR posted in between must reach the disk too.
+    let store = Arc::new(MemoryStore::default());
+    store.down.store(true, Ordering::SeqCst);
+    let journal = journal_dir();
+    let history = start_in(settings("a"), store.clone(), &journal);
+    history.stop_threads();
+    history.learn(contact("9123456789", "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    assert_eq!(journal_records(&journal), 1, "the contact learned between the stop and write-through is on disk");
+    history.stop_for_exit();
+}
+
+#[test]
 fn stopping_with_a_database_that_hangs_returns_within_the_deadline() {
     let store = Arc::new(MemoryStore::default());
     let history = start(settings("a"), store.clone());

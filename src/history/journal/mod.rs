@@ -186,7 +186,11 @@ impl Journal {
         }
         let mut state = self.state.lock();
         if state.stopping {
-            return None;
+            // The commit thread is ending (a stop, or Asterisk exiting
+            // before write-through is on): nobody would flush a buffered
+            // record, so this one is written at once.
+            drop(state);
+            return self.append_now(line, in_memory);
         }
         let max_bytes = self.max_bytes.load(Ordering::Relaxed);
         if state.bytes() + line.len() as u64 > max_bytes {
@@ -231,8 +235,8 @@ impl Journal {
         Some(Ticket { segment: segment_id, seq })
     }
 
-    /// Writes and flushes one record at once (at exit, with no commit
-    /// thread left).
+    /// Writes and flushes one record at once (while the commit thread ends,
+    /// and at exit, when none is left).
     pub(super) fn append_now(&self, line: Vec<u8>, in_memory: bool) -> Option<Ticket> {
         let segment = {
             let mut state = self.state.lock();
@@ -253,7 +257,7 @@ impl Journal {
                 Some(Ticket { segment, seq: 0 })
             }
             Err(error) => {
-                log_warning!("res_sticky: cannot write the journal at exit: {error}");
+                log_warning!("res_sticky: cannot write the journal while stopping: {error}");
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 None
             }
