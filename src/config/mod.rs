@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use self::sections::fallback_node;
 pub use crate::host::config::{RawConfig, RawEntry, RawSection};
 use crate::host::vocabulary::{DeviceState, Disposition};
 pub use crate::template::Template;

@@ -247,3 +247,15 @@ fn a_dsn_cut_at_a_semicolon_is_a_warning_naming_the_line_and_the_fix() {
     .unwrap();
     assert!(whole.warnings.is_empty(), "{:?}", whole.warnings);
 }
+
+#[test]
+fn a_server_name_that_does_not_fit_the_node_column_is_made_to_fit() {
+    assert_eq!(fallback_node(None, "pbx1".into()), ("pbx1".into(), false));
+    assert_eq!(fallback_node(Some("core-2".into()), "pbx1".into()), ("core-2".into(), false));
+    let long = format!("pbx.{}.example.com", "a".repeat(200));
+    let (name, changed) = fallback_node(None, long.clone());
+    assert!(changed);
+    assert_eq!(name, long[..64]);
+    assert_eq!(fallback_node(Some("my pbx/ü".into()), "x".into()), ("my_pbx__".into(), true));
+    assert_eq!(fallback_node(None, String::new()), ("asterisk".into(), true));
+}

@@ -9,7 +9,7 @@ use parking_lot::RwLock;
 
 use crate::asterisk::config_file::{self, Loaded};
 use crate::asterisk::paths;
-use crate::config::{self, dsn, Config, General, Severity};
+use crate::config::{self, dsn, fallback_node, Config, General, Severity};
 use crate::history::odbc::OdbcStore;
 use crate::history::status::Snapshot;
 use crate::history::store::Store;
@@ -39,8 +39,16 @@ impl Rules {
         let general = &config.general;
         let agents = AgentRule::new(&general.agent_pattern).map_err(|e| format!("agent_pattern: {e}"))?;
         let keys = KeyRule { match_digits: general.match_digits, min_digits: general.min_digits };
-        let node: Arc<str> =
-            Arc::from(general.node.clone().or_else(paths::system_name).unwrap_or_else(paths::host_name));
+        let node: Arc<str> = Arc::from(general.node.clone().unwrap_or_else(|| {
+            let (name, changed) = fallback_node(paths::system_name(), paths::host_name());
+            if changed {
+                log_notice!(
+                    "res_sticky: this server's name does not fit a node name (1 to 64 of A-Z a-z 0-9 - _ .); \
+                     contacts are stored with node {name} (set node in sticky.conf to choose)"
+                );
+            }
+            name
+        }));
         let connection = connection_string(general);
         let notice_allow = crate::notice::allow_pattern(&config.notice)?;
         let notice_zone = crate::notice::zone(&config.notice);
