@@ -43,6 +43,9 @@ pub struct Counters {
     pub autoservice: Latency,
     /// Contacts read back whose agent agent_pattern refuses.
     pub untrusted: AtomicU64,
+    /// Contacts the database refused again and again, set aside in the
+    /// journal.
+    pub set_aside: AtomicU64,
     /// Contacts that found neither room in memory nor in the journal.
     pub lost: AtomicU64,
     pub latency: Latency,

@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub untrusted: u64,
     pub pending: u64,
     pub written: u64,
+    /// Contacts the database refused, set aside in the journal.
+    pub set_aside: u64,
     /// Contacts neither in memory nor in the journal: lost.
     pub lost: u64,
     pub journal: JournalState,
@@ -90,6 +92,7 @@ impl History {
             untrusted: counters.untrusted.load(Ordering::Relaxed),
             pending: self.shared.pending.len(),
             written: self.shared.pending.written.load(Ordering::Relaxed),
+            set_aside: counters.set_aside.load(Ordering::Relaxed),
             lost: counters.lost.load(Ordering::Relaxed),
             journal: self.journal.state(),
             health: self.shared.breaker.health(),

@@ -102,6 +102,7 @@ pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot)
     );
     line("Contacts learned:", history.learned.to_string());
     line("Writes pending:", format!("{} ({} written, {} dropped)", history.pending, history.written, history.lost));
+    line("Writes set aside:", format!("{} (refused by the database, kept in the journal)", history.set_aside));
     let journal = &history.journal;
     line(
         "Journal:",
@@ -143,6 +144,7 @@ mod tests {
             untrusted: 0,
             pending: 0,
             written: 1,
+            set_aside: 0,
             lost: 0,
             journal: Default::default(),
             health: Health::Up,

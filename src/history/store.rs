@@ -117,6 +117,9 @@ pub mod memory {
         /// The next insert also leaves this note, as if another server
         /// forgot the number while the batch was on its way.
         pub note_during_insert: Mutex<Option<(NumberKey, i64)>>,
+        /// A batch holding a contact of this call id is refused, as a
+        /// database refuses a value it cannot store.
+        pub refused_call_id: Mutex<Option<String>>,
         /// So many calls of `forget` fail from now on.
         pub failing_forgets: std::sync::atomic::AtomicU64,
     }
@@ -190,6 +193,11 @@ pub mod memory {
                 panic!("inserting panicked (a test)");
             }
             self.check()?;
+            if let Some(refused) = self.refused_call_id.lock().as_deref() {
+                if contacts.iter().any(|contact| contact.call_id == refused) {
+                    return Err(StoreError::Query("value too long for type character varying(64) (a test)".into()));
+                }
+            }
             let mut rows = self.rows.lock();
             for contact in contacts {
                 if !rows.iter().any(|(_, c)| c.call_id == contact.call_id) {

@@ -522,6 +522,29 @@ fn a_contact_learned_while_the_threads_stop_for_exit_reaches_the_journal() {
 }
 
 #[test]
+fn a_contact_the_database_refuses_is_set_aside_and_writing_goes_on() {
+    let store = Arc::new(MemoryStore::default());
+    let poison = contact("9123456780", "101", Direction::Inbound, Duration::from_secs(3), "a");
+    *store.refused_call_id.lock() = Some(poison.call_id.clone());
+    let journal = journal_dir();
+    let history = start_in(Settings { sync_interval: None, ..settings("a") }, store.clone(), &journal);
+    history.learn(poison);
+    history.learn(contact("9123456781", "102", Direction::Inbound, Duration::from_secs(2), "a"));
+    history.learn(contact("9123456782", "103", Direction::Inbound, Duration::from_secs(1), "a"));
+    assert!(
+        wait_until(Duration::from_secs(10), || store.len() == 2),
+        "the contacts written with the refused one are stored ({} stored)",
+        store.len()
+    );
+    history.learn(contact("9123456783", "104", Direction::Inbound, Duration::from_secs(1), "a"));
+    assert!(wait_until(Duration::from_secs(10), || store.len() == 3), "later contacts are written too");
+    assert!(wait_until(Duration::from_secs(5), || history.snapshot().pending == 0), "nothing left pending");
+    assert_eq!(history.snapshot().set_aside, 1, "the refused contact is counted");
+    assert!(journal_records(&journal) >= 1, "the refused contact stays in the journal (its segment is kept)");
+    history.stop();
+}
+
+#[test]
 fn stopping_with_a_database_that_hangs_returns_within_the_deadline() {
     let store = Arc::new(MemoryStore::default());
     let history = start(settings("a"), store.clone());

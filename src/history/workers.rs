@@ -5,7 +5,7 @@
 //! shared database. `Backend::shut_down` stops them and waits for them with
 //! a deadline.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::journal::Journal;
-use super::store::Store;
+use super::store::{Store, StoreError};
 use super::Shared;
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
@@ -217,6 +217,8 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
     // Numbers forgotten whose rows a batch wrote after the forgetting, and
     // whose erase failed: erased before anything else is written.
     let mut unerased: Vec<(NumberKey, i64)> = Vec::new();
+    // How often each contact (by call id) was refused on its own.
+    let mut refusals: HashMap<String, u32> = HashMap::new();
     while !stop.load(Ordering::SeqCst) {
         if !unerased.is_empty() {
             unerased.retain(|(key, at)| store.forget(key, *at, timeout).is_err());
@@ -286,6 +288,15 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
                 }
                 backoff = Duration::from_millis(100);
             }
+            Err(StoreError::Query(_)) if store.last_id(timeout).is_ok() => {
+                // The database answers, yet refused the batch: one contact
+                // in it may hold what it cannot store. One at a time, the
+                // rest is written, and a contact refused REFUSALS_ASIDE
+                // times is set aside instead of blocking every later write.
+                one_by_one(store, shared, journal, &mut held, &contacts, &mut refusals, timeout);
+                pause(stop, backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
             Err(error) => {
                 shared.pending.give_back(held.release());
                 shared.note_failure(&error.to_string());
@@ -298,6 +309,76 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
             }
         }
     }
+}
+
+/// How often a contact is refused on its own, the database answering
+/// otherwise, before it is set aside.
+const REFUSALS_ASIDE: u32 = 3;
+
+/// Writes a refused batch's contacts one at a time: those stored are
+/// confirmed, one refused [`REFUSALS_ASIDE`] times is set aside (kept in
+/// the journal, so that the next start tries it again; counted; logged),
+/// the others go back to the queue. Should the database stop answering
+/// meanwhile, the rest goes back untried.
+fn one_by_one(
+    store: &dyn Store,
+    shared: &Shared,
+    journal: &Journal,
+    held: &mut Held<'_>,
+    contacts: &[Contact],
+    refusals: &mut HashMap<String, u32>,
+    timeout: Duration,
+) {
+    #[derive(PartialEq)]
+    enum Outcome {
+        Stored,
+        Aside(String),
+        Again,
+    }
+    let mut outcomes = Vec::with_capacity(contacts.len());
+    for contact in contacts {
+        let outcome = match store.insert(std::slice::from_ref(contact), timeout) {
+            Ok(()) => {
+                refusals.remove(&contact.call_id);
+                Outcome::Stored
+            }
+            Err(StoreError::Query(reason)) => {
+                let count = refusals.entry(contact.call_id.clone()).or_default();
+                *count += 1;
+                if *count >= REFUSALS_ASIDE {
+                    refusals.remove(&contact.call_id);
+                    Outcome::Aside(reason)
+                } else {
+                    Outcome::Again
+                }
+            }
+            Err(_) => break,
+        };
+        outcomes.push(outcome);
+    }
+    if refusals.len() > WRITE_BATCH * 4 {
+        refusals.clear();
+    }
+    let batch = held.release();
+    let mut again = Vec::new();
+    for (index, waiting) in batch.into_iter().enumerate() {
+        match outcomes.get(index) {
+            Some(Outcome::Stored) => {
+                shared.pending.done(std::slice::from_ref(&waiting));
+                journal.confirm(waiting.1);
+            }
+            Some(Outcome::Aside(reason)) => {
+                shared.pending.discard(std::slice::from_ref(&waiting));
+                shared.counters.set_aside.fetch_add(1, Ordering::Relaxed);
+                log_warning!(
+                    "res_sticky: the history database refused a contact {REFUSALS_ASIDE} times ({reason}); it is set \
+                     aside in the journal (tried again at the next start) and writing goes on"
+                );
+            }
+            Some(Outcome::Again) | None => again.push(waiting),
+        }
+    }
+    shared.pending.give_back(again);
 }
 
 /// A batch taken from the queue, given back if dropped unreleased.
