@@ -12,7 +12,6 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use self::sections::fallback_node;
 pub use crate::host::config::{RawConfig, RawEntry, RawSection};
 use crate::host::vocabulary::{DeviceState, Disposition};
 pub use crate::template::Template;
@@ -212,6 +211,25 @@ pub fn parse(raw: &RawConfig) -> Result<Parsed, Vec<Diagnostic>> {
 
 fn first_line(section: &RawSection) -> u32 {
     section.entries.first().map(|entry| entry.line.saturating_sub(1)).unwrap_or(0)
+}
+
+/// The node name of a server whose sticky.conf names none: Asterisk's
+/// `systemname`, else the host name, made to fit what the `node` key accepts
+/// (the store's `node` column holds 64 characters: a longer name would
+/// make every write fail on PostgreSQL, or be cut by MySQL so that no
+/// `node = ?` ever matches). Returns the name, and whether it was changed.
+pub fn fallback_node(system_name: Option<String>, host_name: String) -> (String, bool) {
+    let wanted = system_name.filter(|name| !name.trim().is_empty()).unwrap_or(host_name);
+    if let Ok(name) = sections::node_name(&wanted) {
+        return (name, false);
+    }
+    let fitted: String = wanted
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .take(64)
+        .collect();
+    (if fitted.is_empty() { "asterisk".to_string() } else { fitted }, true)
 }
 
 /// Reads sticky.conf-style text into sections, for tests that run without

@@ -173,26 +173,7 @@ fn parse_names<T: PartialEq>(
     Ok(out)
 }
 
-/// The node name of a server whose sticky.conf names none: Asterisk's
-/// `systemname`, else the host name, made to fit what `node_name` accepts
-/// (the store's `node` column holds 64 characters: a longer name would
-/// make every write fail on PostgreSQL, or be cut by MySQL so that no
-/// `node = ?` ever matches). Returns the name, and whether it was changed.
-pub fn fallback_node(system_name: Option<String>, host_name: String) -> (String, bool) {
-    let wanted = system_name.filter(|name| !name.trim().is_empty()).unwrap_or(host_name);
-    if let Ok(name) = node_name(&wanted) {
-        return (name, false);
-    }
-    let fitted: String = wanted
-        .trim()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
-        .take(64)
-        .collect();
-    (if fitted.is_empty() { "asterisk".to_string() } else { fitted }, true)
-}
-
-fn node_name(value: &str) -> Result<String, String> {
+pub(super) fn node_name(value: &str) -> Result<String, String> {
     let value = value.trim();
     let good = !value.is_empty()
         && value.len() <= 64
