@@ -27,6 +27,7 @@ mod config;
 mod history;
 mod host;
 mod log;
+mod metrics;
 mod mobile;
 mod notice;
 mod routing;

@@ -23,6 +23,7 @@ pub mod log;
 pub mod manager;
 pub mod media;
 pub mod paths;
+pub mod prometheus;
 pub mod stasis;
 pub mod waiting;
 

@@ -31,6 +31,24 @@ pub type VarSetHandler = fn(VarSet);
 /// copied: every variable of every channel passes here).
 pub type VarSetFilter = fn(&str) -> bool;
 
+/// What the loader announces of a module: `Load`, `Unload` or `Reload`,
+/// the module's name as given (with or without `.so`) and its result
+/// (`Success`, …; a reload's is a number).
+pub struct ModuleEvent {
+    /// `Load`, `Unload` or `Reload`.
+    pub kind: String,
+    /// The module's name as the command gave it.
+    pub module: String,
+    /// Its result: `Success`, `Decline`, … (a reload's is a number).
+    pub status: String,
+}
+
+/// Receives the loader's announcements.
+pub type ModuleHandler = fn(ModuleEvent);
+
+/// The handler of module announcements.
+static MODULES: OnceCell<ModuleHandler> = OnceCell::new();
+
 /// The handlers; set once (the module is never loaded twice).
 static DEVICE_STATES: OnceCell<DeviceStateHandler> = OnceCell::new();
 /// The handler of channel variables.
@@ -68,6 +86,37 @@ pub fn variables_set(wants: VarSetFilter, handler: VarSetHandler) -> Result<Subs
     // SAFETY: as for `device_states`.
     let raw = unsafe { sys::rs_sticky_shim_subscribe_varset(Some(on_varset)) };
     NonNull::new(raw).map(Subscription).ok_or_else(|| "could not follow channel variables".to_string())
+}
+
+/// The loader's Load / Unload / Reload announcements go to `handler`.
+pub fn module_events(handler: ModuleHandler) -> Result<Subscription, String> {
+    let _ = MODULES.set(handler);
+    // SAFETY: as for `device_states`.
+    let raw = unsafe { sys::rs_sticky_shim_subscribe_modules(Some(on_module)) };
+    NonNull::new(raw).map(Subscription).ok_or_else(|| "could not follow module loads".to_string())
+}
+
+/// Stasis's callback for the manager topic's generic messages.
+unsafe extern "C" fn on_module(
+    _data: *mut c_void,
+    _sub: *mut sys::stasis_subscription,
+    message: *mut sys::stasis_message,
+) {
+    guard("module event callback", (), || {
+        let Some(handler) = MODULES.get() else {
+            return;
+        };
+        let mut fields: [*const c_char; 3] = [ptr::null(); 3];
+        let [kind, module, status] = &mut fields;
+        // SAFETY: the message is lent for this call; the shim points the
+        // fields into its JSON.
+        if unsafe { sys::rs_sticky_shim_module_message(message, kind, module, status) } != 0 {
+            return;
+        }
+        // SAFETY: the strings live in the message for this call; copied.
+        let [kind, module, status] = unsafe { fields.map(|field| string_from(field).unwrap_or_default()) };
+        handler(ModuleEvent { kind, module, status });
+    })
 }
 
 /// Stasis's callback for device states.

@@ -17,12 +17,24 @@ pub struct Quantiles {
 
 pub struct Latency {
     counts: [AtomicU64; BUCKETS],
+    /// Every time recorded, added up (ns), for a histogram's `_sum`.
+    sum_nanos: AtomicU64,
 }
 
 impl Default for Latency {
     fn default() -> Latency {
-        Latency { counts: std::array::from_fn(|_| AtomicU64::new(0)) }
+        Latency { counts: std::array::from_fn(|_| AtomicU64::new(0)), sum_nanos: AtomicU64::new(0) }
     }
+}
+
+/// A [`Latency`] as cumulative buckets at powers of two of a microsecond
+/// (exact: they fall on bucket bounds), for a Prometheus histogram.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Histogram {
+    /// (upper bound in seconds, times at or under it), ascending.
+    pub buckets: Vec<(f64, u64)>,
+    pub count: u64,
+    pub sum_seconds: f64,
 }
 
 fn bucket_of(micros: f64) -> usize {
@@ -39,11 +51,30 @@ fn upper_bound(bucket: usize) -> Duration {
 impl Latency {
     pub fn record(&self, elapsed: Duration) {
         self.counts[bucket_of(elapsed.as_secs_f64() * 1e6)].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(elapsed.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
     }
 
     /// How many times were recorded.
     pub fn count(&self) -> u64 {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Cumulative counts at 1, 2, 4 … 2^`doublings` µs (2^20 µs ≈ 1.05 s).
+    pub fn histogram(&self, doublings: usize) -> Histogram {
+        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let mut buckets = Vec::with_capacity(doublings + 1);
+        let mut seen = 0;
+        let mut next = 0;
+        for k in 0..=doublings {
+            let last = (k * STEPS_PER_DOUBLING as usize).min(BUCKETS - 1);
+            while next <= last {
+                seen += counts[next];
+                next += 1;
+            }
+            buckets.push(((k as f64).exp2() / 1e6, seen));
+        }
+        let count = seen + counts[next.min(BUCKETS)..].iter().sum::<u64>();
+        Histogram { buckets, count, sum_seconds: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9 }
     }
 
     /// The p50 and the p99.
@@ -89,5 +120,22 @@ mod tests {
         assert!((3.0..3.3).contains(&p99), "{p99}");
         let max = latency.quantile(1.0).unwrap().as_secs_f64() * 1e3;
         assert!((250.0..275.0).contains(&max), "{max}");
+    }
+
+    #[test]
+    fn histogram_buckets_at_powers_of_two_are_exact() {
+        let latency = Latency::default();
+        latency.record(Duration::from_nanos(500));
+        latency.record(Duration::from_micros(2));
+        latency.record(Duration::from_micros(3));
+        latency.record(Duration::from_secs(5));
+        let histogram = latency.histogram(20);
+        assert_eq!(histogram.buckets.len(), 21);
+        assert_eq!(histogram.buckets[0], (1e-6, 1));
+        assert_eq!(histogram.buckets[1], (2e-6, 2), "2 us is at or under 2 us");
+        assert_eq!(histogram.buckets[2], (4e-6, 3));
+        assert_eq!(histogram.buckets[20].1, 3, "5 s is past the last bound");
+        assert_eq!(histogram.count, 4);
+        assert!((histogram.sum_seconds - 5.0000055).abs() < 1e-9, "{}", histogram.sum_seconds);
     }
 }

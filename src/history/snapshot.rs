@@ -60,6 +60,13 @@ pub struct Snapshot {
 }
 
 impl History {
+    /// The lookup times and the store's read times, as histograms up to
+    /// 2^`doublings` µs (the metrics).
+    pub fn histograms(&self, doublings: usize) -> (latency::Histogram, latency::Histogram) {
+        let counters = &self.shared.counters;
+        (counters.latency.histogram(doublings), counters.store_reads.histogram(doublings))
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let counters = &self.shared.counters;
         let store = self.store.read().clone();

@@ -44,6 +44,11 @@ fn calls_of(interface: &str) -> u64 {
     CALLS.lock().get(base_interface(interface)).copied().unwrap_or(0)
 }
 
+/// Mobile numbers logged into queues now (the logins astdb keeps).
+pub(super) fn members() -> usize {
+    astdb::entries(FAMILY).len()
+}
+
 /// Starts counting calls for every member logged in before this load (the
 /// logins astdb remembers).
 pub(super) fn track_logged_in() {
@@ -114,6 +119,7 @@ pub(super) fn mobile_agent(channel: &Channel, data: &str) -> AppResult {
         Ok(request) => request,
         Err(error) => {
             log_warning!("MOBILE_AGENT({}): {error}", shown(data));
+            super::metrics::MOBILE.count(MobileStatus::Invalid.as_str());
             channel.set_variable("MOBILE_AGENT_STATUS", MobileStatus::Invalid.as_str());
             return AppResult::Continue;
         }
@@ -121,6 +127,7 @@ pub(super) fn mobile_agent(channel: &Channel, data: &str) -> AppResult {
     let context =
         Context { config: &rules.config.mobile, keys: rules.keys(), lockouts: &LOCKOUTS, now: Instant::now() };
     let outcome = mobile::run(&request, &context, channel);
+    super::metrics::MOBILE.count(outcome.status.as_str());
     channel.set_variable("MOBILE_AGENT_STATUS", outcome.status.as_str());
     if let (Some(number), Some(interface)) = (&outcome.number, &outcome.interface) {
         let key = format!("{}/{number}", request.queue);

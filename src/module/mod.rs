@@ -7,6 +7,7 @@
 //! - `notice`: SCHEDULE_NOTICE and the notice commands
 //! - `mobile`: MOBILE_AGENT and `sticky show mobile`
 //! - `status`: `sticky show status`
+//! - `metrics`: every figure gathered, for the status and Asterisk's `/metrics`
 //!
 //! `running` is the configuration and history between load and unload;
 //! `cli` and `caller` are what the features share. Nothing outside this
@@ -14,6 +15,7 @@
 
 mod caller;
 mod cli;
+mod metrics;
 mod mobile;
 mod notice;
 mod routing;
@@ -24,6 +26,7 @@ use crate::asterisk::application::ApplicationDef;
 use crate::asterisk::cli::CliCommand;
 use crate::asterisk::function::FunctionDef;
 use crate::asterisk::lifecycle::Surface;
+use crate::asterisk::prometheus;
 use crate::asterisk::stasis::{self, Subscription};
 use crate::host::cdr::CdrRecord;
 use crate::log_notice;
@@ -125,7 +128,12 @@ fn start() -> Result<(), String> {
     let (config, source) = running::read_config()?;
     running::start(config, source)?;
     let followed = stasis::device_states(routing::device_changed).and_then(|states| {
-        Ok(vec![states, stasis::variables_set(crate::routing::scope::is_scope_variable, routing::variable_set)?])
+        Ok(vec![
+            states,
+            stasis::variables_set(crate::routing::scope::is_scope_variable, routing::variable_set)?,
+            // res_prometheus loaded, unloaded or reloaded later.
+            stasis::module_events(prometheus::module_event)?,
+        ])
     });
     match followed {
         Ok(subscriptions) => *SUBSCRIPTIONS.lock() = subscriptions,
@@ -139,6 +147,7 @@ fn start() -> Result<(), String> {
         log_notice!("res_sticky: removed {stale} unfinished call file(s) from the notice staging directory");
     }
     mobile::track_logged_in();
+    prometheus::start(metrics::scrape);
     Ok(())
 }
 
@@ -153,6 +162,8 @@ fn stop() {
     // Unsubscribing waits for the last message (never from a callback).
     let subscriptions = std::mem::take(&mut *SUBSCRIPTIONS.lock());
     drop(subscriptions);
+    // After it, no scrape calls in.
+    prometheus::stop();
     running::stop();
 }
 

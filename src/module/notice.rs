@@ -48,6 +48,7 @@ impl Phone for Channel<'_> {
 }
 
 fn set_status(channel: &Channel, outcome: &Outcome) {
+    super::metrics::NOTICES.count(outcome.status.as_str());
     channel.set_variable("NOTICE_STATUS", outcome.status.as_str());
     channel.set_variable("NOTICE_ID", outcome.id.as_deref().unwrap_or(""));
 }

@@ -350,6 +350,13 @@ pub(super) fn forget(context: &CliContext) -> CliResult {
     }
 }
 
+/// STICKY_ROUTE's totals per scope, the routed calls followed and the
+/// callers waiting now (the metrics).
+pub(super) fn totals() -> (Vec<(String, crate::routing::totals::ScopeTotal)>, usize, usize) {
+    let stats = STATS.lock();
+    (stats.totals.read(), stats.following(), WAITERS.len())
+}
+
 /// `sticky show stats`.
 pub(super) fn show_stats(context: &CliContext) -> CliResult {
     if let Err(answer) = begin(context, 3..=3) {

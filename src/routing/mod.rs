@@ -7,4 +7,5 @@ pub mod number;
 pub mod query;
 pub mod scope;
 pub mod stats;
+pub mod totals;
 pub mod waiting;

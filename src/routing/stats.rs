@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::decision::RouteStatus;
+use super::totals::ScopeTotals;
 
 /// Minutes kept (24 hours).
 const MINUTES: usize = 1440;
@@ -98,6 +99,8 @@ pub struct Stats {
     followed: HashMap<String, Followed>,
     /// When expired calls and idle scopes were last looked for.
     expired_at: i64,
+    /// The same counted since the load, for the metrics.
+    pub totals: ScopeTotals,
 }
 
 /// The most scopes counted; past it, scopes idle longest go first.
@@ -113,6 +116,7 @@ impl Stats {
     pub fn decided(&mut self, now: i64, scope: &Arc<str>, status: RouteStatus, linkedid: &str, interface: &Arc<str>) {
         self.expire(now);
         self.scopes.entry(scope.clone()).or_default().at(minute(now)).decisions[index(status)] += 1;
+        self.totals.decided(scope, status);
         if status == RouteStatus::Routed && !linkedid.is_empty() && self.followed.len() < MAX_FOLLOWED {
             self.followed
                 .insert(linkedid.to_string(), Followed { scope: scope.clone(), interface: interface.clone(), at: now });
@@ -127,6 +131,7 @@ impl Stats {
             return;
         }
         if let Some(call) = self.followed.remove(linkedid) {
+            self.totals.resolved(&call.scope, answered);
             let counts = self.scopes.entry(call.scope.clone()).or_default().at(minute(call.at.min(now)));
             if answered {
                 counts.answered += 1;
@@ -147,6 +152,7 @@ impl Stats {
             self.followed.iter().filter(|(_, f)| now - f.at > FOLLOW_MS).map(|(id, _)| id.clone()).collect();
         for id in late {
             if let Some(call) = self.followed.remove(&id) {
+                self.totals.resolved(&call.scope, false);
                 self.scopes.entry(call.scope.clone()).or_default().at(minute(call.at)).missed += 1;
             }
         }

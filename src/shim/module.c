@@ -18,6 +18,8 @@
 #include "asterisk/manager.h"
 #include "asterisk/json.h"
 #include "asterisk/frame.h"
+#include "asterisk/module.h"
+#include "asterisk/res_prometheus.h"
 
 #include "shim.h"
 
@@ -228,6 +230,82 @@ int rs_sticky_shim_channel_wake(struct ast_channel *chan)
 	return ast_queue_frame(chan, &ast_null_frame);
 }
 
+/* res_prometheus, found at run time: res_sticky must load where it is
+ * absent, so nothing of it is linked. It is loaded with global symbols
+ * (AST_MODFLAG_GLOBAL_SYMBOLS), which dlsym(RTLD_DEFAULT) finds while it is
+ * loaded. One callback fills our families at scrape time. */
+static void prometheus_scrape(struct ast_str **output)
+{
+	rs_sticky_metrics_scrape(output);
+}
+
+static struct prometheus_callback prometheus_callback = {
+	.name = "res_sticky",
+	.callback_fn = prometheus_scrape,
+};
+
+int rs_sticky_shim_prometheus_running(void)
+{
+	return ast_module_check("res_prometheus.so");
+}
+
+int rs_sticky_shim_prometheus_register(void)
+{
+	int (*reg)(struct prometheus_callback *) = (int (*)(struct prometheus_callback *)) dlsym(RTLD_DEFAULT,
+		"prometheus_callback_register");
+
+	return reg ? reg(&prometheus_callback) : -1;
+}
+
+int rs_sticky_shim_prometheus_unregister(void)
+{
+	void (*unreg)(struct prometheus_callback *) = (void (*)(struct prometheus_callback *)) dlsym(RTLD_DEFAULT,
+		"prometheus_callback_unregister");
+
+	if (!unreg) {
+		return -1;
+	}
+	unreg(&prometheus_callback);
+	return 0;
+}
+
+void rs_sticky_shim_str_append(struct ast_str **output, const char *text)
+{
+	ast_str_append(output, 0, "%s", text);
+}
+
+/* The loader's Load / Unload messages (manager events on the manager
+ * topic): res_prometheus coming or going. */
+struct stasis_subscription *rs_sticky_shim_subscribe_modules(
+	void (*callback)(void *data, struct stasis_subscription *sub, struct stasis_message *message))
+{
+	return subscribe_to(ast_manager_get_topic(), ast_manager_get_generic_type(), callback);
+}
+
+int rs_sticky_shim_module_message(struct stasis_message *message, const char **type, const char **module,
+	const char **status)
+{
+	struct ast_json_payload *payload;
+	struct ast_json *event;
+
+	if (stasis_message_type(message) != ast_manager_get_generic_type()) {
+		return -1;
+	}
+	payload = stasis_message_data(message);
+	if (!payload || !payload->json) {
+		return -1;
+	}
+	event = ast_json_object_get(payload->json, "event");
+	*type = ast_json_string_get(ast_json_object_get(payload->json, "type"));
+	*module = ast_json_string_get(ast_json_object_get(event, "Module"));
+	*status = ast_json_string_get(ast_json_object_get(event, "Status"));
+	if (!*type || !*module || !*status) {
+		return -1;
+	}
+	/* Every generic manager event passes here: copy only the loader's. */
+	return (!strcmp(*type, "Load") || !strcmp(*type, "Unload") || !strcmp(*type, "Reload")) ? 0 : -1;
+}
+
 static int load_module(void)
 {
 	return rs_sticky_load();
@@ -248,6 +326,8 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Sticky call routing, 
 	.load = load_module,
 	.unload = unload_module,
 	.reload = reload_module,
-	.load_pri = AST_MODPRI_DEFAULT,
+	/* A device-state consumer, like app_queue: loads after the default
+	 * modules, so a res_prometheus that loads at start is running by then. */
+	.load_pri = AST_MODPRI_DEVSTATE_CONSUMER,
 	.requires = "cdr",
 );

@@ -62,6 +62,19 @@ void rs_sticky_shim_manager_event(const char *event, const char *body);
 struct ast_channel *rs_sticky_shim_channel_ref(struct ast_channel *chan);
 int rs_sticky_shim_channel_wake(struct ast_channel *chan);
 
+/* res_prometheus (a soft dependency, found at run time): whether it runs,
+ * our scrape callback (re)registered with it, and text appended to a scrape.
+ * rs_sticky_metrics_scrape is implemented in Rust (src/asterisk/prometheus.rs). */
+struct ast_str;
+void rs_sticky_metrics_scrape(struct ast_str **output);
+int rs_sticky_shim_prometheus_running(void);
+int rs_sticky_shim_prometheus_register(void);
+int rs_sticky_shim_prometheus_unregister(void);
+void rs_sticky_shim_str_append(struct ast_str **output, const char *text);
+struct stasis_subscription *rs_sticky_shim_subscribe_modules(rs_sticky_stasis_cb callback);
+int rs_sticky_shim_module_message(struct stasis_message *message, const char **type, const char **module,
+	const char **status);
+
 /* Channel locking (macros in channel.h). */
 void rs_sticky_shim_channel_lock(struct ast_channel *chan);
 void rs_sticky_shim_channel_unlock(struct ast_channel *chan);
