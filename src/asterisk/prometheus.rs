@@ -67,8 +67,10 @@ pub fn module_event(event: ModuleEvent) {
     match event.kind.as_str() {
         "Load" if is_prometheus(&event.module) && event.status == "Success" => register_if_running(),
         "Unload" if is_prometheus(&event.module) && event.status == "Success" => {
+            // Its list of callbacks went with it, even when it is back
+            // already (its Load announcement follows this one).
             let mut registered = REGISTERED.lock();
-            if *registered && !running() {
+            if *registered {
                 *registered = false;
                 crate::verbose!(2, "res_sticky: res_prometheus unloaded; metrics wait for its next load");
             }
