@@ -191,6 +191,8 @@ struct Instance {
     asterisk: Asterisk,
     ami: Ami,
     runs: u32,
+    /// Asterisk's HTTP server, with res_prometheus's `/metrics`.
+    http_port: u16,
 }
 
 /// How a loop looks its numbers up (see tests/asterisk/bench/extensions.conf).
@@ -297,6 +299,25 @@ impl Instance {
 
     fn status(&self) -> String {
         self.asterisk.cli("sticky show status")
+    }
+
+    /// `times` scrapes of `/metrics` over HTTP: res_sticky's series, and
+    /// the p50 and the worst of one whole scrape (ms).
+    fn scrapes(&self, times: usize) -> (usize, f64, f64) {
+        let mut took = Vec::new();
+        let mut series = 0;
+        for _ in 0..times {
+            let started = Instant::now();
+            let text = ureq::get(&format!("http://127.0.0.1:{}/metrics", self.http_port))
+                .call()
+                .expect("GET /metrics")
+                .into_string()
+                .expect("text");
+            took.push(started.elapsed().as_secs_f64() * 1e3);
+            series = text.lines().filter(|line| line.starts_with("asterisk_sticky_")).count();
+        }
+        took.sort_by(f64::total_cmp);
+        (series, took[took.len() / 2], took[took.len() - 1])
     }
 
     fn rss_kb(&self) -> u64 {
@@ -497,7 +518,12 @@ fn start(world: &World, store: Store, rows: u64, name: &str) -> Instance {
          state_template = PJSIP/${{AGENT}}\ndial_template = PJSIP/${{AGENT}}\n"
     );
     let res_odbc = "[bench]\nenabled => yes\ndsn => bench\npre-connect => yes\nmax_connections => 20\n";
+    let http_port = common::asterisk::free_port();
+    let modules = fs::read_to_string(manifest_dir().join("tests/asterisk/modules.conf")).unwrap();
     let mut options = Options::sticky(&sticky)
+        .file("modules.conf", &format!("{modules}load = res_prometheus.so\n"))
+        .file("http.conf", &format!("[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = {http_port}\n"))
+        .file("prometheus.conf", "[general]\nenabled = yes\nuri = metrics\n")
         .file(
             "extensions.conf",
             &fs::read_to_string(manifest_dir().join("tests/asterisk/bench/extensions.conf")).unwrap(),
@@ -513,7 +539,7 @@ fn start(world: &World, store: Store, rows: u64, name: &str) -> Instance {
     // Logging every dialplan step would be most of what is measured.
     asterisk.cli("core set verbose 0");
     let ami = asterisk.ami_user_events();
-    Instance { asterisk, ami, runs: 0 }
+    Instance { asterisk, ami, runs: 0, http_port }
 }
 
 /// The test AMI user, without the two events every dialplan step raises:
@@ -857,6 +883,15 @@ fn memory(results: &mut Results, world: &World, store: Store, rows: u64, numbers
     instance.fill("LAST_AGENT", base + per_channel * channels, per_channel, channels);
     let (rss2, cached2) = (instance.rss_kb(), instance.cached());
     let seconds = started.elapsed().as_secs_f64();
+    let (series, p50, worst) = instance.scrapes(20);
+    let inside = field(&instance.status(), "Metrics");
+    say(
+        results,
+        &format!(
+            "    /metrics with {cached2} numbers cached: {series} series of res_sticky's, one whole scrape over HTTP \
+             p50 {p50:.2} ms, worst {worst:.2} ms of 20 (res_sticky's part: {inside})"
+        ),
+    );
     let figures = MemoryFigures {
         store,
         control: (control1.saturating_sub(control0), per_channel * channels * 100),
