@@ -4,7 +4,7 @@
 //! Asterisk's `/metrics` and drawn with plotters. The run: an Asterisk in
 //! the test root with res_prometheus, history in PostgreSQL, client calls
 //! in two scopes (first calls go to the queue, callbacks are routed to
-//! their agent, agent 103 busy half the time), and the database stopped
+//! their agent, agent 102 busy half the time), and the database stopped
 //! from 40 s to 60 s. Scraped every 2 s for 90 s; the picture goes to
 //! doc/grafana/res_sticky.png, the figures to doc/grafana/res_sticky-scrapes.csv.
 //!
@@ -134,15 +134,16 @@ fn main() {
             server.run();
             restarted = true;
         }
-        // 40 clients, each calling every 20th call or so; agent 103 busy
-        // in every other 10 s.
+        // Every other call a new client, the others one of 40 returning
+        // ones; agent 102 busy in every other 10 s.
         let busy = (at as u64 / 10) % 2 == 1;
-        set_state(&asterisk, "103", if busy { "INUSE" } else { "NOT_INUSE" });
-        let client = format!("791200{:05}", (call * 7) % 40 + (call / 400) * 40);
-        let scope = if call % 3 == 0 { "sales" } else { "support" };
+        set_state(&asterisk, "102", if busy { "INUSE" } else { "NOT_INUSE" });
+        let client =
+            if call.is_multiple_of(2) { format!("7913{:07}", call) } else { format!("791200{:05}", (call * 7) % 40) };
+        let scope = if call.is_multiple_of(3) { "sales" } else { "support" };
         let _ = client_calls(&ami, &client, &[("STICKY_SCOPE", scope)]);
         call += 1;
-        if call % 50 == 0 {
+        if call.is_multiple_of(50) {
             ami.clear();
         }
         if Instant::now() >= next_scrape {
