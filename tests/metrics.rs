@@ -172,7 +172,11 @@ fn hostile_scope_names_keep_the_series_count_bounded() {
     assert_eq!(other, Some(10_000.0 - 50.0), "every scope past the 50th is (other)");
     assert!(after < before + 200, "{before} -> {after} series after 10,000 scope names");
     println!("10,000 scope names in {:?}: {before} -> {after} series", started.elapsed());
-    drop(asterisk);
+    // A graceful stop unloads both modules: res_sticky takes its callback back.
+    let mut asterisk = asterisk;
+    let stopped = asterisk.stop_with("core stop gracefully", Duration::from_secs(30)).expect("Asterisk stopped");
+    assert!(stopped.success(), "{}", asterisk.tail_of_log(20));
+    assert!(!asterisk.log().contains("panicked"), "{}", asterisk.tail_of_log(20));
 }
 
 #[test]
