@@ -187,9 +187,11 @@ pub fn families(figures: &Figures) -> Vec<Family> {
         labelled(
             "asterisk_sticky_writes_total",
             Kind::Counter,
-            "Contacts written to the database, or dropped (neither in memory nor in the journal).",
+            "Contacts written to the database, set aside (refused by it, kept in the journal), or dropped (neither \
+             in memory nor in the journal).",
             vec![
                 (vec![("outcome", "written".into())], history.written as f64),
+                (vec![("outcome", "set_aside".into())], history.set_aside as f64),
                 (vec![("outcome", "dropped".into())], history.lost as f64),
             ],
         ),

@@ -29,6 +29,7 @@ fn figures(scopes: Vec<(String, ScopeTotal)>) -> Figures {
         untrusted: 0,
         pending: 0,
         written: 1,
+        set_aside: 0,
         lost: 0,
         journal: Default::default(),
         health: Health::Open { retry_in: Duration::ZERO, down_for: Duration::ZERO, last_error: "down".into() },
