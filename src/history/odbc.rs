@@ -44,6 +44,13 @@ fn query_error(error: odbc_api::Error) -> StoreError {
     StoreError::Query(one_line(&error.to_string()))
 }
 
+/// Whether the database refused the values themselves (SQLSTATE class 22,
+/// data exception: a value too long, out of range, badly encoded): the same
+/// values would be refused again, unlike a timeout, a lost link or a lock.
+fn is_refused(error: &odbc_api::Error) -> bool {
+    matches!(error, odbc_api::Error::Diagnostics { record, .. } if record.state.as_str().starts_with("22"))
+}
+
 /// Whether an error is a unique-key violation (SQLSTATE class 23).
 fn is_duplicate(error: &odbc_api::Error) -> bool {
     matches!(error, odbc_api::Error::Diagnostics { record, .. } if record.state.as_str().starts_with("23"))
@@ -264,6 +271,7 @@ fn insert_rows(
             // Without a dialect's insert-or-ignore, a duplicate call id is
             // a unique-key violation: that contact is stored already.
             Err(error) if dialect == Dialect::Generic && is_duplicate(&error) => {}
+            Err(error) if is_refused(&error) => return Err(StoreError::Rejected(one_line(&error.to_string()))),
             Err(error) => return Err(query_error(error)),
         }
     }
