@@ -128,6 +128,10 @@ pub mod memory {
         pub timeout_inserts: AtomicBool,
         /// So many calls of `forget` fail from now on.
         pub failing_forgets: std::sync::atomic::AtomicU64,
+        /// The next read of notes hangs until `hanging` is lowered (a
+        /// database gone silent).
+        pub hang_next_notes: AtomicBool,
+        pub hanging: AtomicBool,
     }
 
     impl MemoryStore {
@@ -244,6 +248,11 @@ pub mod memory {
                 panic!("reading the notes panicked (a test)");
             }
             self.check()?;
+            if self.hang_next_notes.swap(false, Ordering::SeqCst) {
+                while self.hanging.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
             let notes = self.forgotten.lock();
             Ok(notes.iter().filter(|note| note.id > after).take(NOTES_PER_READ).cloned().collect())
         }

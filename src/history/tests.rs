@@ -645,3 +645,35 @@ fn a_crew_started_again_and_again_keeps_only_running_threads() {
     assert!(small, "{} threads kept, all of them ended but the newest", crew.count());
     assert!(crew.wait(Instant::now() + Duration::from_secs(3)).is_empty());
 }
+
+fn without_sync(node: &str) -> Settings {
+    Settings { sync_interval: None, ..settings(node) }
+}
+
+/// Issue 23, suspected: a thread stuck reading the notes of forgotten
+/// numbers (a black-holed database) must not stall the writer of the
+/// backend a reload started.
+#[test]
+fn a_stuck_reader_of_notes_does_not_stall_the_next_writer() {
+    let store = Arc::new(MemoryStore::default());
+    let history = start(without_sync("a"), store.clone());
+    history.learn(contact("9000000001", "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    assert!(wait_until(Duration::from_secs(3), || store.len() == 1));
+    store.hanging.store(true, Ordering::SeqCst);
+    store.hang_next_notes.store(true, Ordering::SeqCst);
+    history.learn(contact("9000000002", "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    assert!(wait_until(Duration::from_secs(3), || !store.hang_next_notes.load(Ordering::SeqCst)), "the writer hangs");
+    // A reload that starts new threads; the old writer stays stuck.
+    history.reconfigure(
+        Settings { retention: Some(Duration::from_secs(86_400 * 365)), ..without_sync("a") },
+        None,
+        false,
+    );
+    history.learn(contact("9000000003", "101", Direction::Inbound, Duration::from_secs(1), "a"));
+    let written =
+        wait_until(Duration::from_secs(3), || store.recent(&key("9000000003"), 0, 1, HOUR).unwrap().len() == 1);
+    store.hanging.store(false, Ordering::SeqCst);
+    assert!(written, "the new writer waited for the stuck one");
+    assert!(wait_until(Duration::from_secs(5), || store.len() == 3));
+    history.stop();
+}
