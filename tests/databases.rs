@@ -338,3 +338,122 @@ fn import_cdr_backfills_from_a_freepbx_cdr_table() {
     assert_eq!(server.sql("SELECT count(*) FROM sticky_history").trim(), "3");
     assert!(asterisk.cli("sticky import cdr 0").contains("Usage"), "days must be 1 or more");
 }
+
+/// Issue 23 item 2 / issue 20: on MariaDB an INSERT prepared before its
+/// time limit was set ran with none. With the table locked by another
+/// session (and no network timeout in the connection, as with a named DSN
+/// whose odbc.ini sets none), the writer must give up within its limit
+/// (2 s) and write the contact once the lock goes.
+#[test]
+fn mariadb_writes_on_a_locked_table_give_up_within_their_limit() {
+    let server = Server::start(Kind::MariaDb, "mylocked");
+    let connection = format!("{};READ_TIMEOUT=0", server.connection_string()).replace(';', "\\;");
+    let (asterisk, ami) = start_routing("mylocked", &sticky_with(&connection, ""));
+    inbound(&asterisk, &ami, CLIENT, "102");
+    writes_done(&asterisk);
+    let mut lock = server.session("LOCK TABLES sticky.sticky_history WRITE; SELECT SLEEP(60);");
+    let locked = wait_for(Duration::from_secs(10), || {
+        server.sql("SHOW OPEN TABLES FROM sticky WHERE In_use > 0").contains("sticky_history").then_some(())
+    });
+    assert!(locked.is_some(), "the other session holds the table");
+    inbound(&asterisk, &ami, "74950001122", "101");
+    learned(&asterisk, 2);
+    let learned_at = Instant::now();
+    let gave_up = asterisk.wait_for_log("cannot write contacts", Duration::from_secs(15));
+    let took = learned_at.elapsed();
+    let _ = lock.kill();
+    let _ = lock.wait();
+    println!("an INSERT on a locked table gave up after {took:?} (limit 2 s): {gave_up}");
+    assert!(gave_up, "the INSERT waited for the lock with no limit: {}", asterisk.cli("sticky show status"));
+    assert!(took < Duration::from_secs(10), "gave up after {took:?}");
+    writes_done(&asterisk);
+    assert_eq!(server.sql("SELECT count(*) FROM sticky.sticky_history").trim(), "2", "written once the lock went");
+}
+
+/// Issue 20: links broken again and again (every backend of the module
+/// terminated by the server, during traffic) are closed, not leaked: the
+/// module's connections in pg_stat_activity stay within its pool.
+#[test]
+fn postgres_links_broken_again_and_again_are_not_leaked() {
+    let server = Server::start(Kind::Postgres, "pgleak");
+    let (asterisk, ami) = start_routing("pgleak", &sticky_with(&server.dsn_for_conf(), "pool_size = 2\n"));
+    let theirs = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' \
+                  AND pid <> pg_backend_pid() AND usename = 'sticky' AND application_name <> 'psql'";
+    let mut most = 0;
+    for round in 0..12 {
+        inbound(&asterisk, &ami, &format!("7912300{round:04}"), "102");
+        let _ = client_calls(&ami, &format!("7912400{round:04}"), &[("NOQUEUE", "1")]);
+        let count: u32 = server.sql(theirs).trim().parse().unwrap();
+        most = most.max(count);
+        server.sql(&format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid IN ({})",
+            theirs.replace("count(*)", "pid")
+        ));
+    }
+    writes_done(&asterisk);
+    let last: u32 = server.sql(theirs).trim().parse().unwrap();
+    println!("12 rounds of terminated links: at most {most} connections open, {last} at the end (pool_size 2)");
+    assert!(most <= 2 && last <= 2, "connections leaked: at most {most}, {last} at the end");
+    assert_eq!(server.sql("SELECT count(*) FROM sticky_history").trim(), "12", "every contact written meanwhile");
+}
+
+/// Issue 23 item 7: a server whose system name is longer than the history
+/// table's `node` column (64) got every write refused by PostgreSQL
+/// (SQLSTATE 22001), retried for ever. Its contacts are now stored under a
+/// node name that fits, said in the log.
+#[test]
+fn a_server_name_too_long_for_the_node_column_does_not_block_writes_on_postgres() {
+    let server = Server::start(Kind::Postgres, "pglongname");
+    let test = "a-server-whose-system-name-is-longer-than-the-node-column-of-the-table";
+    let (asterisk, ami) = start_routing(test, &sticky_with(&server.dsn_for_conf(), ""));
+    assert!(asterisk.name.len() > 64, "{} is long enough", asterisk.name);
+    inbound(&asterisk, &ami, CLIENT, "102");
+    inbound(&asterisk, &ami, "74950001122", "101");
+    writes_done(&asterisk);
+    let nodes = server.sql("SELECT DISTINCT node FROM sticky_history");
+    let node = nodes.trim();
+    println!(
+        "system name {} ({} bytes) stored as node {node} ({} bytes)",
+        asterisk.name,
+        asterisk.name.len(),
+        node.len()
+    );
+    assert!(node.len() <= 64 && node.starts_with("a-server-whose-system-name"), "{nodes}");
+    assert_eq!(server.sql("SELECT count(*) FROM sticky_history").trim(), "2");
+    assert!(asterisk.log().contains("does not fit a node name"), "said in the log");
+    assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT})")), "102");
+}
+
+/// Issue 23 item 5: a lookup from AMI (Getvar) on a channel in a bridge,
+/// with a query_timeout over 500 ms and a slow read (the table locked),
+/// must not start autoservice on that channel: the bridge services it, and
+/// autoservice from another thread takes its frames away (audio gap, late
+/// DTMF).
+#[test]
+fn a_lookup_from_ami_on_a_bridged_channel_starts_no_autoservice() {
+    let server = Server::start(Kind::Postgres, "pgbridged");
+    let (asterisk, ami) = start_routing("pgbridged", &sticky_with(&server.dsn_for_conf(), "query_timeout = 1s\n"));
+    inbound(&asterisk, &ami, CLIENT, "102");
+    writes_done(&asterisk);
+    // A client talking to agent 101 for a while: its channel sits in Dial's bridge.
+    ami.originate("Local/79990001111@client", "direct-in", "101", "<79990001111>", &[("__TALK", "30")]);
+    let bridged = wait_for(Duration::from_secs(15), || {
+        asterisk
+            .cli("core show channels concise")
+            .lines()
+            .find(|line| line.starts_with("Local/79990001111@client") && line.contains("!Up!Dial!"))
+            .map(|line| line.split('!').next().unwrap().to_string())
+    })
+    .expect("a bridged client channel");
+    let mut lock = server.session("BEGIN; LOCK TABLE sticky_history IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30);");
+    std::thread::sleep(Duration::from_secs(1));
+    let started = Instant::now();
+    let answer = ami.action("Getvar", &[("Channel", &bridged), ("Variable", "LAST_AGENT(79120000077)")]);
+    let took = started.elapsed();
+    let _ = lock.kill();
+    let _ = lock.wait();
+    let serviced = status_field(&asterisk, "Under autoservice");
+    println!("Getvar on {bridged}: {answer:?} after {took:?}; under autoservice: {serviced}");
+    assert!(took >= Duration::from_millis(500), "the read was slow (the table locked): {took:?}");
+    assert!(serviced.starts_with("0 of"), "autoservice started from the AMI thread: {serviced}");
+}

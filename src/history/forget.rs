@@ -16,6 +16,12 @@ impl Shared {
     /// Drops numbers forgotten at the given times from everything this
     /// server holds: their contacts made until then.
     pub(super) fn forget_here(&self, notes: &[(NumberKey, i64)], journal: &Journal) {
+        self.mark_forgotten(notes, journal);
+        self.scrub_journal(notes, journal);
+    }
+
+    /// The part of [`Shared::forget_here`] in memory.
+    fn mark_forgotten(&self, notes: &[(NumberKey, i64)], journal: &Journal) {
         if notes.is_empty() {
             return;
         }
@@ -38,6 +44,13 @@ impl Shared {
         for (key, at) in notes {
             journal.confirm(self.pending.purge(key, *at));
         }
+    }
+
+    /// The part of [`Shared::forget_here`] on disk.
+    fn scrub_journal(&self, notes: &[(NumberKey, i64)], journal: &Journal) {
+        if notes.is_empty() {
+            return;
+        }
         let scrub: journal::Forgotten = notes.iter().map(|(key, at)| (key.as_str().to_string(), *at)).collect();
         if let Err(error) = journal.scrub(&scrub) {
             log_warning!("res_sticky: cannot remove a forgotten number from the journal: {error}");
@@ -45,21 +58,33 @@ impl Shared {
     }
 
     /// Applies the notes of numbers forgotten on any server sharing the
-    /// store that this server has not applied yet; the notes applied.
+    /// store that this server has not applied yet; the notes applied. The
+    /// store is read, and the journal scrubbed, with no lock held: a thread
+    /// stuck in that read (a database gone silent, no network timeout)
+    /// keeps no other writer or poller waiting. Notes two threads read at
+    /// once are applied once.
     pub(super) fn apply_notes(&self, store: &dyn Store, journal: &Journal, timeout: Duration) -> Vec<(NumberKey, i64)> {
-        let mut seen = self.notes_seen.lock();
-        let mut applied = Vec::new();
-        while let Ok(notes) = store.forgotten_after(*seen, timeout) {
+        let mut after = *self.notes_seen.lock();
+        let mut read = Vec::new();
+        while let Ok(notes) = store.forgotten_after(after, timeout) {
             let more = notes.len() >= store::NOTES_PER_READ;
-            for note in notes {
-                *seen = (*seen).max(note.id);
-                applied.push((note.key, note.at));
-            }
+            after = notes.iter().map(|note| note.id).max().unwrap_or(after).max(after);
+            read.extend(notes);
             if !more {
                 break;
             }
         }
-        self.forget_here(&applied, journal);
+        let applied: Vec<(NumberKey, i64)> = {
+            let mut seen = self.notes_seen.lock();
+            let fresh: Vec<(NumberKey, i64)> =
+                read.into_iter().filter(|note| note.id > *seen).map(|note| (note.key, note.at)).collect();
+            *seen = (*seen).max(after);
+            // Marked before the lock goes: no thread sees the notes as
+            // applied before their numbers count as forgotten.
+            self.mark_forgotten(&fresh, journal);
+            fresh
+        };
+        self.scrub_journal(&applied, journal);
         applied
     }
 

@@ -44,6 +44,13 @@ fn query_error(error: odbc_api::Error) -> StoreError {
     StoreError::Query(one_line(&error.to_string()))
 }
 
+/// Whether the database refused the values themselves (SQLSTATE class 22,
+/// data exception: a value too long, out of range, badly encoded): the same
+/// values would be refused again, unlike a timeout, a lost link or a lock.
+fn is_refused(error: &odbc_api::Error) -> bool {
+    matches!(error, odbc_api::Error::Diagnostics { record, .. } if record.state.as_str().starts_with("22"))
+}
+
 /// Whether an error is a unique-key violation (SQLSTATE class 23).
 fn is_duplicate(error: &odbc_api::Error) -> bool {
     matches!(error, odbc_api::Error::Diagnostics { record, .. } if record.state.as_str().starts_with("23"))
@@ -111,6 +118,16 @@ impl OdbcStore {
         }
         if result.is_err() {
             link.broken = true;
+        }
+        // Given back inside a guard too: a broken link is closed right here,
+        // and a driver failing while it frees the kept statements or
+        // disconnects makes odbc-api panic. That panic would otherwise end
+        // the calling thread (a writer with a batch on its way, a worker with
+        // a caller waiting) instead of being one more failure.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(link))).is_err() {
+            log_error!(
+                "res_sticky: the database driver failed while closing a connection (see above); it is not used again"
+            );
         }
         result
     }
@@ -200,9 +217,13 @@ fn affected(
     parameter: impl ParameterCollectionRef,
     timeout: Duration,
 ) -> Result<usize, StoreError> {
-    let mut statement = connection.prepare(&terminated(sql)).map_err(query_error)?;
+    // The limit is set before the driver sees the text: MariaDB/MySQL's
+    // driver applies it only while preparing, so a limit set on a prepared
+    // statement let the statement run without one (a locked table held the
+    // writer until the server's lock_wait_timeout, a year by default).
+    let mut statement = connection.preallocate().map_err(query_error)?;
     statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
-    statement.execute(parameter).map_err(query_error)?;
+    statement.execute(&terminated(sql), parameter).map_err(query_error)?;
     Ok(statement.row_count().map_err(query_error)?.unwrap_or(0))
 }
 
@@ -249,6 +270,18 @@ fn insert_rows(
     let mut prepared: Option<(usize, odbc_api::Prepared<odbc_api::handles::StatementImpl<'_>>)> = None;
     let mut parameters: Vec<Box<dyn InputParameter>> = Vec::with_capacity(per_statement * COLUMN_COUNT);
     for chunk in contacts.chunks(per_statement) {
+        if dialect == Dialect::MySql {
+            // Each chunk goes whole with its limit there (see `affected`).
+            parameters.clear();
+            for contact in chunk {
+                row_parameters(contact, &mut parameters);
+            }
+            let mut statement = connection.preallocate().map_err(query_error)?;
+            statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
+            let executed = statement.execute(&terminated(dialect.insert(chunk.len())), &parameters[..]).map(|_| ());
+            executed.map_err(query_error)?;
+            continue;
+        }
         if prepared.as_ref().is_none_or(|(rows, _)| *rows != chunk.len()) {
             let mut statement = connection.prepare(&terminated(dialect.insert(chunk.len()))).map_err(query_error)?;
             statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
@@ -264,6 +297,7 @@ fn insert_rows(
             // Without a dialect's insert-or-ignore, a duplicate call id is
             // a unique-key violation: that contact is stored already.
             Err(error) if dialect == Dialect::Generic && is_duplicate(&error) => {}
+            Err(error) if is_refused(&error) => return Err(StoreError::Rejected(one_line(&error.to_string()))),
             Err(error) => return Err(query_error(error)),
         }
     }

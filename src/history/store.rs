@@ -14,6 +14,9 @@ pub enum StoreError {
     Unavailable(String),
     /// A statement failed.
     Query(String),
+    /// The database refused the values themselves (SQLSTATE class 22: a
+    /// value too long, out of range): writing them again cannot help.
+    Rejected(String),
 }
 
 impl fmt::Display for StoreError {
@@ -21,6 +24,7 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Unavailable(reason) => write!(f, "database unavailable: {reason}"),
             StoreError::Query(reason) => write!(f, "query failed: {reason}"),
+            StoreError::Rejected(reason) => write!(f, "values refused: {reason}"),
         }
     }
 }
@@ -120,8 +124,14 @@ pub mod memory {
         /// A batch holding a contact of this call id is refused, as a
         /// database refuses a value it cannot store.
         pub refused_call_id: Mutex<Option<String>>,
+        /// Inserts time out (the database is slow, not refusing).
+        pub timeout_inserts: AtomicBool,
         /// So many calls of `forget` fail from now on.
         pub failing_forgets: std::sync::atomic::AtomicU64,
+        /// The next read of notes hangs until `hanging` is lowered (a
+        /// database gone silent).
+        pub hang_next_notes: AtomicBool,
+        pub hanging: AtomicBool,
     }
 
     impl MemoryStore {
@@ -193,9 +203,12 @@ pub mod memory {
                 panic!("inserting panicked (a test)");
             }
             self.check()?;
+            if self.timeout_inserts.load(Ordering::SeqCst) {
+                return Err(StoreError::Query("canceling statement due to statement timeout (a test)".into()));
+            }
             if let Some(refused) = self.refused_call_id.lock().as_deref() {
                 if contacts.iter().any(|contact| contact.call_id == refused) {
-                    return Err(StoreError::Query("value too long for type character varying(64) (a test)".into()));
+                    return Err(StoreError::Rejected("value too long for type character varying(64) (a test)".into()));
                 }
             }
             let mut rows = self.rows.lock();
@@ -235,6 +248,11 @@ pub mod memory {
                 panic!("reading the notes panicked (a test)");
             }
             self.check()?;
+            if self.hang_next_notes.swap(false, Ordering::SeqCst) {
+                while self.hanging.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
             let notes = self.forgotten.lock();
             Ok(notes.iter().filter(|note| note.id > after).take(NOTES_PER_READ).cloned().collect())
         }

@@ -5,7 +5,7 @@
 //! shared database. `Backend::shut_down` stops them and waits for them with
 //! a deadline.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
@@ -214,19 +214,16 @@ fn store_worker(store: &dyn Store, shared: &Shared, jobs: &Mutex<Receiver<Job>>)
 fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBool, timeout: Duration) {
     let mut backoff = Duration::from_millis(100);
     let mut failing = false;
-    // Numbers forgotten whose rows a batch wrote after the forgetting, and
-    // whose erase failed: erased before anything else is written.
+    // Forgotten numbers whose rows may be in the store after the forgetting
+    // (a batch written just before, or written and given back by a panic)
+    // and whose erase has not gone through yet: tried again on every round,
+    // while writing goes on (newer contacts are never erased by them).
     let mut unerased: Vec<(NumberKey, i64)> = Vec::new();
-    // How often each contact (by call id) was refused on its own.
-    let mut refusals: HashMap<String, u32> = HashMap::new();
     while !stop.load(Ordering::SeqCst) {
         if !unerased.is_empty() {
             unerased.retain(|(key, at)| store.forget(key, *at, timeout).is_err());
             if !unerased.is_empty() {
                 shared.note_failure("cannot erase a forgotten number's contacts");
-                pause(stop, backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
             }
         }
         let batch = shared.pending.take(WRITE_BATCH, Duration::from_millis(200));
@@ -239,12 +236,16 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
         // link), it goes back to the queue on unwinding, never lost track of.
         let mut held = Held { pending: &shared.pending, batch: Some(batch) };
         // A number forgotten while its contacts waited (here, or on another
-        // server while this one could not reach the store): not written.
+        // server while this one could not reach the store): not written, and
+        // erased in case an earlier try wrote them before a panic.
         shared.apply_notes(store, journal, timeout);
         let (gone, kept): (Vec<_>, Vec<_>) =
             held.release().into_iter().partition(|(contact, _)| shared.is_forgotten(contact));
         held.batch = Some(kept);
         if !gone.is_empty() {
+            for (contact, _) in &gone {
+                erase_later(shared, &mut unerased, &contact.number);
+            }
             shared.pending.discard(&gone);
             journal.confirm(gone.iter().filter_map(|(_, ticket)| *ticket));
         }
@@ -252,27 +253,21 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
         if contacts.is_empty() {
             continue;
         }
-        let result = store.insert(&contacts, timeout);
-        match result {
-            Ok(()) => {
+        // Contacts whose values the store refuses are set aside, so that
+        // they do not block every write after them.
+        match insert_all(store, &contacts, timeout) {
+            Ok(refused) => {
+                if !refused.is_empty() {
+                    set_aside(shared, &mut held, &contacts, &refused);
+                }
                 // Forgotten (here, or on another server, whichever thread
                 // read the note) while this batch was on its way: erase
                 // what it wrote again.
                 shared.apply_notes(store, journal, timeout);
-                let mut erased: Vec<&NumberKey> = Vec::new();
                 for contact in contacts.iter().filter(|contact| shared.is_forgotten(contact)) {
-                    if !erased.contains(&&contact.number) {
-                        erased.push(&contact.number);
-                        if let Some(at) = shared.forgotten_at(&contact.number) {
-                            if let Err(error) = store.forget(&contact.number, at, timeout) {
-                                log_warning!(
-                                    "res_sticky: cannot erase a forgotten number's contacts ({error}); trying again"
-                                );
-                                unerased.push((contact.number.clone(), at));
-                            }
-                        }
-                    }
+                    erase_later(shared, &mut unerased, &contact.number);
                 }
+                unerased.retain(|(key, at)| store.forget(key, *at, timeout).is_err());
                 let batch = held.release();
                 shared.pending.done(&batch);
                 journal.confirm(batch.iter().filter_map(|(_, ticket)| *ticket));
@@ -288,15 +283,6 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
                 }
                 backoff = Duration::from_millis(100);
             }
-            Err(StoreError::Query(_)) if store.last_id(timeout).is_ok() => {
-                // The database answers, yet refused the batch: one contact
-                // in it may hold what it cannot store. One at a time, the
-                // rest is written, and a contact refused REFUSALS_ASIDE
-                // times is set aside instead of blocking every later write.
-                one_by_one(store, shared, journal, &mut held, &contacts, &mut refusals, timeout);
-                pause(stop, backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
             Err(error) => {
                 shared.pending.give_back(held.release());
                 shared.note_failure(&error.to_string());
@@ -311,74 +297,61 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
     }
 }
 
-/// How often a contact is refused on its own, the database answering
-/// otherwise, before it is set aside.
-const REFUSALS_ASIDE: u32 = 3;
-
-/// Writes a refused batch's contacts one at a time: those stored are
-/// confirmed, one refused [`REFUSALS_ASIDE`] times is set aside (kept in
-/// the journal, so that the next start tries it again; counted; logged),
-/// the others go back to the queue. Should the database stop answering
-/// meanwhile, the rest goes back untried.
-fn one_by_one(
-    store: &dyn Store,
-    shared: &Shared,
-    journal: &Journal,
-    held: &mut Held<'_>,
-    contacts: &[Contact],
-    refusals: &mut HashMap<String, u32>,
-    timeout: Duration,
-) {
-    #[derive(PartialEq)]
-    enum Outcome {
-        Stored,
-        Aside(String),
-        Again,
-    }
-    let mut outcomes = Vec::with_capacity(contacts.len());
-    for contact in contacts {
-        let outcome = match store.insert(std::slice::from_ref(contact), timeout) {
-            Ok(()) => {
-                refusals.remove(&contact.call_id);
-                Outcome::Stored
-            }
-            Err(StoreError::Query(reason)) => {
-                let count = refusals.entry(contact.call_id.clone()).or_default();
-                *count += 1;
-                if *count >= REFUSALS_ASIDE {
-                    refusals.remove(&contact.call_id);
-                    Outcome::Aside(reason)
-                } else {
-                    Outcome::Again
-                }
-            }
-            Err(_) => break,
-        };
-        outcomes.push(outcome);
-    }
-    if refusals.len() > WRITE_BATCH * 4 {
-        refusals.clear();
-    }
-    let batch = held.release();
-    let mut again = Vec::new();
-    for (index, waiting) in batch.into_iter().enumerate() {
-        match outcomes.get(index) {
-            Some(Outcome::Stored) => {
-                shared.pending.done(std::slice::from_ref(&waiting));
-                journal.confirm(waiting.1);
-            }
-            Some(Outcome::Aside(reason)) => {
-                shared.pending.discard(std::slice::from_ref(&waiting));
-                shared.counters.set_aside.fetch_add(1, Ordering::Relaxed);
-                log_warning!(
-                    "res_sticky: the history database refused a contact {REFUSALS_ASIDE} times ({reason}); it is set \
-                     aside in the journal (tried again at the next start) and writing goes on"
-                );
-            }
-            Some(Outcome::Again) | None => again.push(waiting),
+/// Notes a forgotten number's rows for erasing (once per number).
+fn erase_later(shared: &Shared, unerased: &mut Vec<(NumberKey, i64)>, key: &NumberKey) {
+    if let Some(at) = shared.forgotten_at(key) {
+        match unerased.iter_mut().find(|(known, _)| known == key) {
+            Some((_, known_at)) => *known_at = (*known_at).max(at),
+            None => unerased.push((key.clone(), at)),
         }
     }
-    shared.pending.give_back(again);
+}
+
+/// Inserts the contacts; the indices of those whose values the store
+/// refuses (found by halving the batch: a handful of statements for one bad
+/// contact among hundreds), all others written. Any other error: the whole
+/// batch is to be written again (a contact stored already is skipped).
+fn insert_all(store: &dyn Store, contacts: &[Contact], timeout: Duration) -> Result<Vec<usize>, StoreError> {
+    match store.insert(contacts, timeout) {
+        Ok(()) => Ok(Vec::new()),
+        Err(StoreError::Rejected(_)) if contacts.len() == 1 => Ok(vec![0]),
+        Err(StoreError::Rejected(_)) => {
+            let half = contacts.len() / 2;
+            let mut refused = insert_all(store, &contacts[..half], timeout)?;
+            refused.extend(insert_all(store, &contacts[half..], timeout)?.into_iter().map(|i| i + half));
+            Ok(refused)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Takes the refused contacts out of a held batch. One with a journal
+/// record is set aside: its record stays (read back, and tried once more,
+/// at the next start); one without (the journal was full) can never be
+/// written and is counted lost. Both are logged.
+fn set_aside(shared: &Shared, held: &mut Held<'_>, contacts: &[Contact], refused: &[usize]) {
+    let (aside, kept): (Vec<_>, Vec<_>) =
+        held.release().into_iter().enumerate().partition(|(index, _)| refused.contains(index));
+    held.batch = Some(kept.into_iter().map(|(_, waiting)| waiting).collect());
+    let aside: Vec<_> = aside.into_iter().map(|(_, waiting)| waiting).collect();
+    shared.pending.discard(&aside);
+    for (index, (_, ticket)) in refused.iter().zip(&aside) {
+        let contact = &contacts[*index];
+        let kept = if ticket.is_some() {
+            shared.counters.set_aside.fetch_add(1, Ordering::Relaxed);
+            "kept in the journal for the next start"
+        } else {
+            shared.counters.lost.fetch_add(1, Ordering::Relaxed);
+            "not in the journal (it was full): lost"
+        };
+        log_error!(
+            "res_sticky: the history database refuses the contact of {} with agent {} (node {}); {kept}; the \
+             contacts after it are written",
+            contact.number.as_str(),
+            crate::text::shown(&contact.agent.id),
+            crate::text::shown(&contact.node)
+        );
+    }
 }
 
 /// A batch taken from the queue, given back if dropped unreleased.

@@ -104,9 +104,14 @@ fn find(function: &str, running: &Running, rules: &Rules, channel: Option<&Chann
         Some(answer) => Ok(answer),
         None => match channel {
             // A wait of up to UNSERVICED_WAIT as is; a longer one under
-            // autoservice (true when it started).
-            Some(channel) => running.history.fetch(&lookup, &|wait: &mut dyn FnMut()| channel.with_autoservice(wait).1),
-            None => running.history.fetch(&lookup, &here),
+            // autoservice (true when it started) — only on the channel's own
+            // PBX thread: from AMI, ARI or another channel's thread the
+            // channel is serviced by whoever owns it (a bridge, say), and
+            // autoservice would read its frames away from there.
+            Some(channel) if channel.is_serviced_here() => {
+                running.history.fetch(&lookup, &|wait: &mut dyn FnMut()| channel.with_autoservice(wait).1)
+            }
+            _ => running.history.fetch(&lookup, &here),
         },
     };
     let took = started.elapsed();

@@ -370,6 +370,32 @@ impl Server {
         }
     }
 
+    /// Starts a session of the server's own client running `sql` in the
+    /// background (a lock held, say); killed when the returned child is.
+    pub fn session(&self, sql: &str) -> Child {
+        let mut command = Command::new("chroot");
+        command.arg(&self.root.path);
+        match self.kind {
+            Kind::Postgres => command.args([
+                "psql",
+                "-h",
+                &self.host,
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "sticky",
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ]),
+            Kind::MariaDb => {
+                command.args(["mariadb", "-h", &self.host, "-P", &self.port.to_string(), "-uroot", "-e", sql])
+            }
+        };
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("a client session")
+    }
+
     pub fn sql(&self, sql: &str) -> String {
         self.sql_try(sql).unwrap_or_else(|e| panic!("{:?}: {sql}: {e}", self.kind))
     }

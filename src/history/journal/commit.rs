@@ -14,7 +14,6 @@ impl Journal {
     /// From now on every record is written and flushed as it comes: the
     /// commit thread has ended (Asterisk is exiting) but CDRs still arrive.
     pub fn write_through(&self) {
-        self.state.lock().stopping = false;
         self.write_through.store(true, Ordering::SeqCst);
     }
 

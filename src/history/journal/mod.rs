@@ -238,21 +238,22 @@ impl Journal {
     /// Writes and flushes one record at once (while the commit thread ends,
     /// and at exit, when none is left).
     pub(super) fn append_now(&self, line: Vec<u8>, in_memory: bool) -> Option<Ticket> {
-        let segment = {
-            let mut state = self.state.lock();
-            let current = state.current;
-            let entry = state.segments.entry(current).or_default();
-            entry.bytes += line.len() as u64;
-            if in_memory {
-                entry.unconfirmed += 1;
-            } else {
-                entry.spilled = true;
-            }
-            current
-        };
+        // The files first, then the state (the order of commits and scrubs):
+        // the record is booked and on disk as one step, so that no reader
+        // of the segment sees its count before its line.
         let _files = self.files.lock();
-        match self.write_segment(segment, &line) {
+        let mut state = self.state.lock();
+        let segment = state.current;
+        let result = self.write_segment(segment, &line);
+        let entry = state.segments.entry(segment).or_default();
+        match result {
             Ok(()) => {
+                entry.bytes += line.len() as u64;
+                if in_memory {
+                    entry.unconfirmed += 1;
+                } else {
+                    entry.spilled = true;
+                }
                 self.counters.committed.fetch_add(1, Ordering::Relaxed);
                 Some(Ticket { segment, seq: 0 })
             }
