@@ -16,6 +16,7 @@ use super::running::{self, Rules, Running};
 use crate::asterisk::channel::Channel;
 use crate::asterisk::cli::{CliContext, CliResult};
 use crate::asterisk::devstate::device_state;
+use crate::asterisk::dialplan::{function_exists, read_function};
 use crate::asterisk::function::ReadResult;
 use crate::asterisk::manager;
 use crate::asterisk::paths;
@@ -29,9 +30,10 @@ use crate::host::cdr::CdrRecord;
 use crate::host::vocabulary::{Direction, Disposition};
 use crate::routing::agent::interface_of;
 use crate::routing::contact::Contact;
-use crate::routing::decision::{verdict, RouteStatus, Verdict};
+use crate::routing::decision::{in_queue, verdict, RouteStatus, Verdict};
 use crate::routing::number::NumberKey;
 use crate::routing::query::{parse_arguments, parse_window, Arguments, WaitSound};
+use crate::routing::queue::{judge, QueueFacts, QueueVerdict};
 use crate::routing::scope::{self, CallScopes};
 use crate::routing::stats::{self, Stats};
 use crate::routing::waiting::{Waiters, Wake};
@@ -121,6 +123,69 @@ fn find(function: &str, running: &Running, rules: &Rules, channel: Option<&Chann
     Ok(Asked { arguments, key: Some(key), scope, found, took })
 }
 
+/// app_queue's answers, read live through its dialplan functions (on the
+/// caller's channel when there is one; they need none).
+struct AppQueue<'c>(Option<&'c Channel<'c>>);
+
+impl AppQueue<'_> {
+    fn read(&self, expression: &str) -> Option<String> {
+        read_function(self.0, expression)
+    }
+
+    fn number(&self, expression: &str) -> Option<u32> {
+        self.read(expression)?.trim().parse().ok()
+    }
+}
+
+impl QueueFacts for AppQueue<'_> {
+    fn exists(&self, queue: &str) -> bool {
+        // QUEUE_EXISTS is app_queue's: without app_queue no queue applies.
+        function_exists("QUEUE_EXISTS") && self.number(&format!("QUEUE_EXISTS({queue})")) == Some(1)
+    }
+
+    fn members(&self, queue: &str) -> Vec<String> {
+        let list = self.read(&format!("QUEUE_MEMBER_LIST({queue})")).unwrap_or_default();
+        list.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect()
+    }
+
+    fn paused(&self, queue: &str, member: &str) -> Option<bool> {
+        self.number(&format!("QUEUE_MEMBER({queue},paused,{member})")).map(|paused| paused != 0)
+    }
+
+    fn free_and_ready(&self, queue: &str) -> Option<(u32, u32)> {
+        Some((
+            self.number(&format!("QUEUE_MEMBER({queue},free)"))?,
+            self.number(&format!("QUEUE_MEMBER({queue},ready)"))?,
+        ))
+    }
+}
+
+/// The queue app_queue judges the agent in: the contact's scope when
+/// app_queue has a queue of that name, else sticky.conf's `queue`.
+fn queue_verdict(channel: Option<&Channel>, rules: &Rules, contact: &Contact) -> (Arc<str>, QueueVerdict) {
+    let general = &rules.config.general;
+    if !general.queue_aware {
+        return (Arc::from(""), QueueVerdict::NoQueue);
+    }
+    let facts = AppQueue(channel);
+    let scope = (!contact.scope.is_empty()).then(|| contact.scope.clone());
+    for queue in scope.iter().chain(general.queue.iter()) {
+        let judged = judge(&facts, queue, &contact.agent);
+        if judged != QueueVerdict::NoQueue {
+            return (queue.clone(), judged);
+        }
+    }
+    (Arc::from(""), QueueVerdict::NoQueue)
+}
+
+/// STICKY_ROUTE's whole verdict: the device state, then app_queue's view.
+/// Also the queue judged in (empty: none).
+fn judge_agent(channel: Option<&Channel>, rules: &Rules, contact: &Contact) -> (Verdict, Arc<str>) {
+    let device = verdict(&contact.agent, &rules.availability(), device_state);
+    let (queue, judged) = queue_verdict(channel, rules, contact);
+    (in_queue(device, &judged), queue)
+}
+
 /// `LAST_AGENT(number[,window[,options[,scope]]])`.
 pub(super) fn last_agent(channel: Option<&Channel>, data: &str) -> ReadResult {
     let running = running::current().ok_or(())?;
@@ -135,7 +200,13 @@ pub(super) fn last_agent(channel: Option<&Channel>, data: &str) -> ReadResult {
 
 /// Sets STICKY_AGENT, STICKY_INTERFACE and STICKY_STATUS, raises the
 /// StickyRoute AMI event and counts the decision.
-fn decided(channel: Option<&Channel>, asked: Option<&Asked>, status: RouteStatus, contact: Option<&Contact>) {
+fn decided(
+    channel: Option<&Channel>,
+    asked: Option<&Asked>,
+    status: RouteStatus,
+    contact: Option<&Contact>,
+    queue: &str,
+) {
     let (agent, interface) =
         contact.map_or((Arc::from(""), Arc::from("")), |c| (c.agent.id.clone(), c.agent.interface.clone()));
     let scope: Arc<str> = asked.and_then(|a| a.scope.clone()).unwrap_or_else(|| Arc::from(""));
@@ -159,6 +230,7 @@ fn decided(channel: Option<&Channel>, asked: Option<&Asked>, status: RouteStatus
             ("Interface", &interface),
             ("Status", status.as_str()),
             ("LookupMicros", &micros),
+            ("Queue", queue),
         ],
     );
     STATS.lock().decided(now_ms(), &scope, status, &linkedid, &interface);
@@ -169,7 +241,7 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
     let running = running::current().ok_or(())?;
     let rules = running.rules();
     let asked = find("STICKY_ROUTE", &running, &rules, channel, data).inspect_err(|_| {
-        decided(channel, None, RouteStatus::Invalid, None);
+        decided(channel, None, RouteStatus::Invalid, None, "");
     })?;
     let contact = match &asked.found {
         Found::Contact(Some(contact)) => contact.clone(),
@@ -179,12 +251,12 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
                 Found::Failed => RouteStatus::Error,
                 _ => RouteStatus::NoHistory,
             };
-            decided(channel, Some(&asked), status, None);
+            decided(channel, Some(&asked), status, None, "");
             return Ok(String::new());
         }
     };
-    let mut decision = verdict(&contact.agent, &rules.availability(), device_state);
-    if let (RouteStatus::Busy, Some(wait), Some(channel)) = (decision.status, asked.arguments.options.wait, channel) {
+    let (mut decision, queue) = judge_agent(channel, &rules, &contact);
+    if let (true, Some(wait), Some(channel)) = (decision.status.may_wait(), asked.arguments.options.wait, channel) {
         if !channel.is_serviced_here() {
             log_notice!(
                 "STICKY_ROUTE: option w is honoured only in the dialplan of the caller's own channel (not from AMI, \
@@ -195,7 +267,7 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
             decision = match wait_for_agent(channel, &rules, &contact, decision, wait, asked.arguments.options.sound) {
                 Ok(decision) => decision,
                 Err(Hungup) => {
-                    decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact));
+                    decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact), &queue);
                     return Ok(String::new());
                 }
             };
@@ -210,7 +282,7 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
         decision.state,
         decision.status.as_str()
     );
-    decided(channel, Some(&asked), decision.status, Some(&contact));
+    decided(channel, Some(&asked), decision.status, Some(&contact), &queue);
     Ok(decision.dial.unwrap_or_default())
 }
 
@@ -235,7 +307,7 @@ fn wait_for_agent(
     };
     verbose!(3, "STICKY_ROUTE: {} waits up to {} for {}", channel.name(), format_duration(wait), busy.device);
     // The agent may have come free between the verdict and joining.
-    let mut decision = verdict(&contact.agent, &rules.availability(), device_state);
+    let mut decision = judge_agent(Some(channel), rules, contact).0;
     let result = loop {
         if decision.status == RouteStatus::Routed {
             break Ok(decision);
@@ -244,20 +316,27 @@ fn wait_for_agent(
         if left.is_zero() {
             break Ok(decision);
         }
-        if let Err(hungup) = channel.wait_for_flag(&waiter.released, left) {
+        // A pause or a wrap-up ends without a device-state change: looked
+        // at again every second.
+        let step = if decision.status == RouteStatus::Busy { left } else { left.min(QUEUE_RECHECK) };
+        if let Err(hungup) = channel.wait_for_flag(&waiter.released, step) {
             break Err(hungup);
         }
-        decision = verdict(&contact.agent, &rules.availability(), device_state);
+        decision = judge_agent(Some(channel), rules, contact).0;
         if waiter.released.load(std::sync::atomic::Ordering::SeqCst) && decision.status != RouteStatus::Routed {
             // Taken again before this caller got there: first in line still,
             // and a change while it was out of line is not missed.
             WAITERS.wait_again(&waiter);
-            decision = verdict(&contact.agent, &rules.availability(), device_state);
+            decision = judge_agent(Some(channel), rules, contact).0;
         }
     };
     waiting.routed = matches!(&result, Ok(decision) if decision.status == RouteStatus::Routed);
     result
 }
+
+/// How often a caller waiting for a paused agent or one in wrap-up looks
+/// at app_queue again.
+const QUEUE_RECHECK: Duration = Duration::from_secs(1);
 
 /// A caller in the queue of its agent's device; leaves it when dropped (on
 /// every path, unwinding too), passing an unused release on.
@@ -433,8 +512,11 @@ pub(super) fn show_agent(context: &CliContext) -> CliResult {
         out.push_str(&format!("  {label:<21} {text}\n"));
     }
     if let Some(contact) = last {
-        let decided = verdict(&contact.agent, &rules.availability(), device_state);
+        let (decided, queue) = judge_agent(None, &rules, &contact);
         out.push_str(&format!("  {:<21} {} is {}\n", "Device state:", decided.device, decided.state));
+        if !queue.is_empty() {
+            out.push_str(&format!("  {:<21} {queue}\n", "Queue:"));
+        }
         out.push_str(&format!("  {:<21} {}", "STICKY_ROUTE:", decided.status.as_str()));
         if let Some(dial) = decided.dial {
             out.push_str(&format!(" -> {dial}"));

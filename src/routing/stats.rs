@@ -16,7 +16,7 @@ const FOLLOW_MS: i64 = 2 * 3600 * 1000;
 const MAX_FOLLOWED: usize = 100_000;
 
 /// The statuses counted, in the order they are shown.
-pub const STATUSES: [RouteStatus; 7] = [
+pub const STATUSES: [RouteStatus; 10] = [
     RouteStatus::Routed,
     RouteStatus::NoHistory,
     RouteStatus::Busy,
@@ -24,6 +24,9 @@ pub const STATUSES: [RouteStatus; 7] = [
     RouteStatus::Invalid,
     RouteStatus::Error,
     RouteStatus::Hangup,
+    RouteStatus::Paused,
+    RouteStatus::WrapUp,
+    RouteStatus::NotMember,
 ];
 
 fn index(status: RouteStatus) -> usize {
