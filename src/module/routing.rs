@@ -180,7 +180,7 @@ fn queue_verdict(channel: Option<&Channel>, rules: &Rules, contact: &Contact) ->
 
 /// STICKY_ROUTE's whole verdict: the device state, then app_queue's view.
 /// Also the queue judged in (empty: none).
-fn judge_agent(channel: Option<&Channel>, rules: &Rules, contact: &Contact) -> (Verdict, Arc<str>) {
+pub(super) fn judge_agent(channel: Option<&Channel>, rules: &Rules, contact: &Contact) -> (Verdict, Arc<str>) {
     let device = verdict(&contact.agent, &rules.availability(), device_state);
     let (queue, judged) = queue_verdict(channel, rules, contact);
     (in_queue(device, &judged), queue)
@@ -427,6 +427,11 @@ pub(super) fn forget(context: &CliContext) -> CliResult {
             CliResult::Failure
         }
     }
+}
+
+/// The figures of `sticky show stats`: per scope, the last hour and day.
+pub(super) fn stats_rows() -> Vec<(Arc<str>, stats::Counts, stats::Counts)> {
+    STATS.lock().report(now_ms())
 }
 
 /// `sticky show stats`.

@@ -251,3 +251,53 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Sticky call routing, 
 	.load_pri = AST_MODPRI_DEFAULT,
 	.requires = "cdr",
 );
+
+/* AMI actions: one trampoline per slot, since a manager callback carries no
+ * data of its own; Rust dispatches on the slot. */
+#define RS_STICKY_ACTION_SLOT(n) \
+	static int action_slot_##n(struct mansession *s, const struct message *m) \
+	{ \
+		return rs_sticky_manager_dispatch(n, s, m); \
+	}
+RS_STICKY_ACTION_SLOT(0)
+RS_STICKY_ACTION_SLOT(1)
+RS_STICKY_ACTION_SLOT(2)
+RS_STICKY_ACTION_SLOT(3)
+
+static int (*const action_slots[])(struct mansession *, const struct message *) = {
+	action_slot_0, action_slot_1, action_slot_2, action_slot_3,
+};
+
+int rs_sticky_shim_manager_register(const char *name, int authority, int slot, const char *synopsis,
+	const char *description)
+{
+	if (slot < 0 || slot >= (int) ARRAY_LEN(action_slots)) {
+		return -1;
+	}
+	return ast_manager_register2(name, authority, action_slots[slot], AST_MODULE_SELF, synopsis, description);
+}
+
+int rs_sticky_shim_manager_unregister(const char *name)
+{
+	return ast_manager_unregister(name);
+}
+
+const char *rs_sticky_shim_manager_header(const struct message *m, const char *name)
+{
+	return astman_get_header(m, (char *) name);
+}
+
+void rs_sticky_shim_manager_error(struct mansession *s, const struct message *m, const char *text)
+{
+	astman_send_error(s, m, (char *) text);
+}
+
+void rs_sticky_shim_manager_ack(struct mansession *s, const struct message *m, const char *text)
+{
+	astman_send_ack(s, m, (char *) text);
+}
+
+void rs_sticky_shim_manager_append(struct mansession *s, const char *text)
+{
+	astman_append(s, "%s", text);
+}
