@@ -165,3 +165,25 @@ fn an_agent_outside_the_queue_is_not_rung_and_other_scopes_are_untouched() {
     });
     assert!(judged.is_some(), "queue_aware = no still judged by the queue");
 }
+
+#[test]
+fn the_last_three_ring_the_second_agent_when_the_newest_is_busy() {
+    let (asterisk, ami) = start_routing("lastthree", &routing_sticky());
+    inbound(&asterisk, &ami, CLIENT, "101");
+    inbound(&asterisk, &ami, CLIENT, "102");
+    set_state(&asterisk, "102", "INUSE");
+    let plain = client_calls(&ami, CLIENT, &[("NOQUEUE", "1")]);
+    assert_eq!(status(&plain), (Some("BUSY"), Some("102")), "{plain:?}");
+    let fallback = client_calls(&ami, CLIENT, &[("NOQUEUE", "1"), ("OPTIONS", "l(3)")]);
+    assert_eq!(status(&fallback), (Some("ROUTED"), Some("101")), "{fallback:?}");
+    let ranked = ami.wait(WAIT, |m| m.is_event("StickyRoute") && m.get("Rank") == Some("2"));
+    assert_eq!(ranked.and_then(|m| m.get("Agent").map(str::to_string)).as_deref(), Some("101"));
+    assert!(agent_rang(&ami, "101", 2), "101 rang");
+    // Nobody of the last three free: the newest's own status, rank 1.
+    set_state(&asterisk, "101", "INUSE");
+    let none = client_calls(&ami, CLIENT, &[("NOQUEUE", "1"), ("OPTIONS", "l(3)")]);
+    assert_eq!(status(&none), (Some("BUSY"), Some("102")), "{none:?}");
+    let stats = asterisk.cli("sticky show stats");
+    assert!(stats.lines().any(|l| l.contains("routed to rank 2+:") && l.contains(" 1 /")), "{stats}");
+    assert_eq!(asterisk.eval(&format!("STICKY_ROUTE({CLIENT},,l(11))")), "", "a bad count is refused");
+}

@@ -32,7 +32,7 @@ use crate::routing::agent::interface_of;
 use crate::routing::contact::Contact;
 use crate::routing::decision::{in_queue, verdict, RouteStatus, Verdict};
 use crate::routing::number::NumberKey;
-use crate::routing::query::{parse_arguments, parse_window, Arguments, WaitSound};
+use crate::routing::query::{distinct_agents, parse_arguments, parse_window, Arguments, WaitSound};
 use crate::routing::queue::{judge, QueueFacts, QueueVerdict};
 use crate::routing::scope::{self, CallScopes};
 use crate::routing::stats::{self, Stats};
@@ -206,6 +206,7 @@ fn decided(
     status: RouteStatus,
     contact: Option<&Contact>,
     queue: &str,
+    rank: usize,
 ) {
     let (agent, interface) =
         contact.map_or((Arc::from(""), Arc::from("")), |c| (c.agent.id.clone(), c.agent.interface.clone()));
@@ -215,6 +216,7 @@ fn decided(
         channel.set_variable("STICKY_AGENT", &agent);
         channel.set_variable("STICKY_INTERFACE", &interface);
         channel.set_variable("STICKY_STATUS", status.as_str());
+        channel.set_variable("STICKY_RANK", &if rank == 0 { String::new() } else { rank.to_string() });
     }
     let number = asked.and_then(|a| a.key.as_ref()).map(NumberKey::to_string).unwrap_or_default();
     let micros = asked.map_or(0, |a| a.took.as_micros()).to_string();
@@ -231,9 +233,14 @@ fn decided(
             ("Status", status.as_str()),
             ("LookupMicros", &micros),
             ("Queue", queue),
+            ("Rank", &if rank == 0 { String::new() } else { rank.to_string() }),
         ],
     );
-    STATS.lock().decided(now_ms(), &scope, status, &linkedid, &interface);
+    let mut stats = STATS.lock();
+    stats.decided(now_ms(), &scope, status, &linkedid, &interface);
+    if status == RouteStatus::Routed && rank > 1 {
+        stats.routed_at_rank(now_ms(), &scope);
+    }
 }
 
 /// `STICKY_ROUTE(number[,window[,options[,scope]]])`.
@@ -241,7 +248,7 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
     let running = running::current().ok_or(())?;
     let rules = running.rules();
     let asked = find("STICKY_ROUTE", &running, &rules, channel, data).inspect_err(|_| {
-        decided(channel, None, RouteStatus::Invalid, None, "");
+        decided(channel, None, RouteStatus::Invalid, None, "", 0);
     })?;
     let contact = match &asked.found {
         Found::Contact(Some(contact)) => contact.clone(),
@@ -251,11 +258,11 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
                 Found::Failed => RouteStatus::Error,
                 _ => RouteStatus::NoHistory,
             };
-            decided(channel, Some(&asked), status, None, "");
+            decided(channel, Some(&asked), status, None, "", 0);
             return Ok(String::new());
         }
     };
-    let (mut decision, queue) = judge_agent(channel, &rules, &contact);
+    let (contact, mut decision, queue, rank) = fallback(channel, &running, &rules, &asked, contact);
     if let (true, Some(wait), Some(channel)) = (decision.status.may_wait(), asked.arguments.options.wait, channel) {
         if !channel.is_serviced_here() {
             log_notice!(
@@ -267,7 +274,7 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
             decision = match wait_for_agent(channel, &rules, &contact, decision, wait, asked.arguments.options.sound) {
                 Ok(decision) => decision,
                 Err(Hungup) => {
-                    decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact), &queue);
+                    decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact), &queue, rank);
                     return Ok(String::new());
                 }
             };
@@ -282,8 +289,44 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
         decision.state,
         decision.status.as_str()
     );
-    decided(channel, Some(&asked), decision.status, Some(&contact), &queue);
+    decided(channel, Some(&asked), decision.status, Some(&contact), &queue, rank);
     Ok(decision.dial.unwrap_or_default())
+}
+
+/// Option `l(N)`: the last N distinct agents of the client, newest first;
+/// the first who can take the call wins. Else the newest (rank 1).
+fn fallback(
+    channel: Option<&Channel>,
+    running: &Running,
+    rules: &Rules,
+    asked: &Asked,
+    newest: Contact,
+) -> (Contact, Verdict, Arc<str>, usize) {
+    let (verdict, queue) = judge_agent(channel, rules, &newest);
+    let options = &asked.arguments.options;
+    let (Some(count), Some(key), false) = (options.last, asked.key.as_ref(), options.first) else {
+        return (newest, verdict, queue, 1);
+    };
+    if count < 2 || verdict.status == RouteStatus::Routed {
+        return (newest, verdict, queue, 1);
+    }
+    let read = || running.history.contacts_of(key, 200);
+    let (contacts, _) = match channel {
+        Some(channel) if channel.is_serviced_here() => channel.with_autoservice(read).0,
+        _ => read(),
+    };
+    let since = now_ms() - asked.arguments.window.as_millis() as i64;
+    let filter = rules.filter(options.direction, asked.scope.clone());
+    for (index, candidate) in distinct_agents(&contacts, since, &filter, count as usize).into_iter().enumerate() {
+        if index == 0 || candidate.agent.id == newest.agent.id {
+            continue;
+        }
+        let (judged, judged_queue) = judge_agent(channel, rules, candidate);
+        if judged.status == RouteStatus::Routed {
+            return (candidate.clone(), judged, judged_queue, index + 1);
+        }
+    }
+    (newest, verdict, queue, 1)
 }
 
 /// Holds the caller (music or ringing) until the busy agent's device becomes
