@@ -88,7 +88,9 @@ fn generate_bindings(include: &Path) {
         .allowlist_function("ast_(play_and_record|app_getdata|stream_and_wait|fileexists)")
         .allowlist_var("ast_say_date_with_format")
         .allowlist_function("ast_say_digit_str")
-        .allowlist_function("pbx_(findapp|exec)|ast_func_read|ast_db_(put|del|gettree|freetree)")
+        .allowlist_function(
+            "pbx_(findapp|exec)|ast_func_read|ast_custom_function_find|ast_db_(put|del|gettree|freetree)",
+        )
         .allowlist_function("pbx_builtin_(setvar_helper|getvar_helper)")
         .allowlist_function("ast_eid_to_str|ast_(config_AST_.*)")
         .allowlist_function("ast_(register_atexit|unregister_atexit|shutdown_final|cdr_engine_term)")

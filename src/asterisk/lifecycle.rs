@@ -16,6 +16,7 @@ use super::cdr::{self, CdrRegistration};
 use super::cli::{self, CliCommand, CliRegistration};
 use super::function::{self, FunctionDef, FunctionRegistration};
 use super::guard::{guard, install_panic_hook};
+use super::manager::{self, ActionDef, ActionRegistration};
 use crate::host::cdr::CdrRecord;
 use crate::sys;
 
@@ -27,6 +28,8 @@ pub struct Surface {
     pub applications: &'static [ApplicationDef],
     /// The CLI commands.
     pub cli: &'static [CliCommand],
+    /// The AMI actions.
+    pub actions: &'static [ActionDef],
     /// The CDR backend: must copy what it needs and return at once.
     pub cdr: fn(CdrRecord),
     /// Starts the module's own work; runs before anything is registered.
@@ -51,6 +54,8 @@ struct Registrations {
     _applications: ApplicationRegistration,
     /// The CDR backend.
     _cdr: CdrRegistration,
+    /// The AMI actions.
+    _actions: ActionRegistration,
 }
 
 /// What the last load registered, until unload.
@@ -71,6 +76,7 @@ fn register(surface: &'static Surface) -> Result<Registrations, String> {
         _functions: function::register(surface.functions)?,
         _applications: application::register(surface.applications)?,
         _cli: cli::register(surface.cli)?,
+        _actions: manager::register(surface.actions)?,
     })
 }
 

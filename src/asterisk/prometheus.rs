@@ -29,7 +29,12 @@ static REGISTERED: Mutex<bool> = Mutex::new(false);
 
 /// Whether the loader's name (with or without `.so`) is res_prometheus.
 fn is_prometheus(module: &str) -> bool {
-    module.strip_suffix(".so").unwrap_or(module) == "res_prometheus"
+    // The loader matches names regardless of case.
+    let name = match module.len().checked_sub(3) {
+        Some(cut) if module.is_char_boundary(cut) && module[cut..].eq_ignore_ascii_case(".so") => &module[..cut],
+        _ => module,
+    };
+    name.eq_ignore_ascii_case("res_prometheus")
 }
 
 /// Whether res_prometheus is in the loader's list of modules.
@@ -39,9 +44,22 @@ fn running() -> bool {
 }
 
 /// Registers the callback if res_prometheus runs and does not hold it yet.
+/// Only from the loader's own thread (start), where asking the loader's
+/// list is safe: its lock is held there already, and recursive.
 fn register_if_running() {
+    if running() {
+        register();
+    }
+}
+
+/// Registers the callback unless res_prometheus holds it already; its
+/// functions are looked up first, so a res_prometheus gone meanwhile is
+/// simply not found. Never asks the loader: this runs on the message bus's
+/// thread too, and the loader holds its lock while it waits for that thread
+/// (our unload unsubscribes and joins), so asking it here could deadlock.
+fn register() {
     let mut registered = REGISTERED.lock();
-    if *registered || !running() {
+    if *registered {
         return;
     }
     // SAFETY: the callback and its struct are statics of the shim, mapped for
@@ -62,10 +80,13 @@ pub fn start(scrape: ScrapeHandler) {
 }
 
 /// What the loader announced: res_prometheus loaded (register), unloaded
-/// (its callbacks went with it), or a reload (register if not yet).
+/// (its callbacks went with it), or Asterisk fully booted (a res_prometheus
+/// started after us during boot announced no load). A reload of either
+/// module keeps the registration as it is.
 pub fn module_event(event: ModuleEvent) {
     match event.kind.as_str() {
-        "Load" if is_prometheus(&event.module) && event.status == "Success" => register_if_running(),
+        "Load" if is_prometheus(&event.module) && event.status == "Success" => register(),
+        "FullyBooted" => register(),
         "Unload" if is_prometheus(&event.module) && event.status == "Success" => {
             // Its list of callbacks went with it, even when it is back
             // already (its Load announcement follows this one).
@@ -75,7 +96,6 @@ pub fn module_event(event: ModuleEvent) {
                 crate::verbose!(2, "res_sticky: res_prometheus unloaded; metrics wait for its next load");
             }
         }
-        "Reload" => register_if_running(),
         _ => {}
     }
 }

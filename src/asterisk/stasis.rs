@@ -31,11 +31,11 @@ pub type VarSetHandler = fn(VarSet);
 /// copied: every variable of every channel passes here).
 pub type VarSetFilter = fn(&str) -> bool;
 
-/// What the loader announces of a module: `Load`, `Unload` or `Reload`,
-/// the module's name as given (with or without `.so`) and its result
-/// (`Success`, …; a reload's is a number).
+/// What the loader announces of a module (`Load`, `Unload`) or of the boot
+/// (`FullyBooted`): the module's name as given (with or without `.so`) and
+/// its result (`Success`, …).
 pub struct ModuleEvent {
-    /// `Load`, `Unload` or `Reload`.
+    /// `Load`, `Unload` or `FullyBooted` (then no module nor status).
     pub kind: String,
     /// The module's name as the command gave it.
     pub module: String,
@@ -88,7 +88,7 @@ pub fn variables_set(wants: VarSetFilter, handler: VarSetHandler) -> Result<Subs
     NonNull::new(raw).map(Subscription).ok_or_else(|| "could not follow channel variables".to_string())
 }
 
-/// The loader's Load / Unload / Reload announcements go to `handler`.
+/// The loader's Load / Unload announcements and FullyBooted go to `handler`.
 pub fn module_events(handler: ModuleHandler) -> Result<Subscription, String> {
     let _ = MODULES.set(handler);
     // SAFETY: as for `device_states`.

@@ -76,6 +76,11 @@ pub struct General {
     pub scope_from_queue: bool,
     /// Contacts older than this are pruned from the store; `None` = kept.
     pub retention: Option<Duration>,
+    /// STICKY_ROUTE asks app_queue whether it would ring the agent when the
+    /// contact's scope (or `queue`) names one of its queues.
+    pub queue_aware: bool,
+    /// The queue judged when the contact's scope names none; `None`: none.
+    pub queue: Option<std::sync::Arc<str>>,
 }
 
 /// The `[notice]` section: SCHEDULE_NOTICE.
@@ -153,6 +158,8 @@ impl Default for Config {
                 journal_max: 100 << 20,
                 scope_from_queue: false,
                 retention: None,
+                queue_aware: true,
+                queue: None,
             },
             notice: Notice {
                 notice_dir: None,

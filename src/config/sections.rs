@@ -130,6 +130,8 @@ const GENERAL_KEYS: &[(&str, Apply<General>)] = &[
         Ok(())
     }),
     ("scope_from_queue", |g, e| parse_bool(&e.value).map(|v| g.scope_from_queue = v)),
+    ("queue_aware", |g, e| parse_bool(&e.value).map(|v| g.queue_aware = v)),
+    ("queue", |g, e| crate::routing::scope::parse(&e.value).map(|v| g.queue = v)),
     ("retention", |g, e| {
         let text = e.value.trim();
         g.retention = match text {

@@ -13,11 +13,13 @@
 //! `cli` and `caller` are what the features share. Nothing outside this
 //! folder uses it: it is the top of the dependency graph.
 
+mod actions;
 mod caller;
 mod cli;
 mod metrics;
 mod mobile;
 mod notice;
+mod queue;
 mod routing;
 mod running;
 mod status;
@@ -33,8 +35,17 @@ use crate::log_notice;
 use parking_lot::Mutex;
 
 /// res_sticky's whole surface.
-pub static SURFACE: Surface =
-    Surface { functions: FUNCTIONS, applications: APPLICATIONS, cli: CLI, cdr: on_cdr, start, reload, stop, exit };
+pub static SURFACE: Surface = Surface {
+    functions: FUNCTIONS,
+    applications: APPLICATIONS,
+    cli: CLI,
+    actions: actions::ACTIONS,
+    cdr: on_cdr,
+    start,
+    reload,
+    stop,
+    exit,
+};
 
 crate::declare_module!(SURFACE);
 

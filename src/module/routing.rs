@@ -12,10 +12,10 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
 use super::cli::{begin, begin_with_number};
+use super::queue::judge_agent;
 use super::running::{self, Rules, Running};
 use crate::asterisk::channel::Channel;
 use crate::asterisk::cli::{CliContext, CliResult};
-use crate::asterisk::devstate::device_state;
 use crate::asterisk::function::ReadResult;
 use crate::asterisk::manager;
 use crate::asterisk::paths;
@@ -29,9 +29,9 @@ use crate::host::cdr::CdrRecord;
 use crate::host::vocabulary::{Direction, Disposition};
 use crate::routing::agent::interface_of;
 use crate::routing::contact::Contact;
-use crate::routing::decision::{verdict, RouteStatus, Verdict};
+use crate::routing::decision::{RouteStatus, Verdict};
 use crate::routing::number::NumberKey;
-use crate::routing::query::{parse_arguments, parse_window, Arguments, WaitSound};
+use crate::routing::query::{distinct_agents, parse_arguments, parse_window, Arguments, WaitSound};
 use crate::routing::scope::{self, CallScopes};
 use crate::routing::stats::{self, Stats};
 use crate::routing::waiting::{Waiters, Wake};
@@ -140,7 +140,14 @@ pub(super) fn last_agent(channel: Option<&Channel>, data: &str) -> ReadResult {
 
 /// Sets STICKY_AGENT, STICKY_INTERFACE and STICKY_STATUS, raises the
 /// StickyRoute AMI event and counts the decision.
-fn decided(channel: Option<&Channel>, asked: Option<&Asked>, status: RouteStatus, contact: Option<&Contact>) {
+fn decided(
+    channel: Option<&Channel>,
+    asked: Option<&Asked>,
+    status: RouteStatus,
+    contact: Option<&Contact>,
+    queue: &str,
+    rank: usize,
+) {
     let (agent, interface) =
         contact.map_or((Arc::from(""), Arc::from("")), |c| (c.agent.id.clone(), c.agent.interface.clone()));
     let scope: Arc<str> = asked.and_then(|a| a.scope.clone()).unwrap_or_else(|| Arc::from(""));
@@ -149,6 +156,7 @@ fn decided(channel: Option<&Channel>, asked: Option<&Asked>, status: RouteStatus
         channel.set_variable("STICKY_AGENT", &agent);
         channel.set_variable("STICKY_INTERFACE", &interface);
         channel.set_variable("STICKY_STATUS", status.as_str());
+        channel.set_variable("STICKY_RANK", &if rank == 0 { String::new() } else { rank.to_string() });
     }
     let number = asked.and_then(|a| a.key.as_ref()).map(NumberKey::to_string).unwrap_or_default();
     let micros = asked.map_or(0, |a| a.took.as_micros()).to_string();
@@ -164,9 +172,15 @@ fn decided(channel: Option<&Channel>, asked: Option<&Asked>, status: RouteStatus
             ("Interface", &interface),
             ("Status", status.as_str()),
             ("LookupMicros", &micros),
+            ("Queue", queue),
+            ("Rank", &if rank == 0 { String::new() } else { rank.to_string() }),
         ],
     );
-    STATS.lock().decided(now_ms(), &scope, status, &linkedid, &interface);
+    let mut stats = STATS.lock();
+    stats.decided(now_ms(), &scope, status, &linkedid, &interface);
+    if status == RouteStatus::Routed && rank > 1 {
+        stats.routed_at_rank(now_ms(), &scope);
+    }
 }
 
 /// `STICKY_ROUTE(number[,window[,options[,scope]]])`.
@@ -174,7 +188,7 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
     let running = running::current().ok_or(())?;
     let rules = running.rules();
     let asked = find("STICKY_ROUTE", &running, &rules, channel, data).inspect_err(|_| {
-        decided(channel, None, RouteStatus::Invalid, None);
+        decided(channel, None, RouteStatus::Invalid, None, "", 0);
     })?;
     let contact = match &asked.found {
         Found::Contact(Some(contact)) => contact.clone(),
@@ -184,12 +198,12 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
                 Found::Failed => RouteStatus::Error,
                 _ => RouteStatus::NoHistory,
             };
-            decided(channel, Some(&asked), status, None);
+            decided(channel, Some(&asked), status, None, "", 0);
             return Ok(String::new());
         }
     };
-    let mut decision = verdict(&contact.agent, &rules.availability(), device_state);
-    if let (RouteStatus::Busy, Some(wait), Some(channel)) = (decision.status, asked.arguments.options.wait, channel) {
+    let (contact, mut decision, queue, rank) = fallback(channel, &running, &rules, &asked, contact);
+    if let (true, Some(wait), Some(channel)) = (decision.status.may_wait(), asked.arguments.options.wait, channel) {
         if !channel.is_serviced_here() {
             log_notice!(
                 "STICKY_ROUTE: option w is honoured only in the dialplan of the caller's own channel (not from AMI, \
@@ -200,7 +214,7 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
             decision = match wait_for_agent(channel, &rules, &contact, decision, wait, asked.arguments.options.sound) {
                 Ok(decision) => decision,
                 Err(Hungup) => {
-                    decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact));
+                    decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact), &queue, rank);
                     return Ok(String::new());
                 }
             };
@@ -215,8 +229,44 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
         decision.state,
         decision.status.as_str()
     );
-    decided(channel, Some(&asked), decision.status, Some(&contact));
+    decided(channel, Some(&asked), decision.status, Some(&contact), &queue, rank);
     Ok(decision.dial.unwrap_or_default())
+}
+
+/// Option `l(N)`: the last N distinct agents of the client, newest first;
+/// the first who can take the call wins. Else the newest (rank 1).
+fn fallback(
+    channel: Option<&Channel>,
+    running: &Running,
+    rules: &Rules,
+    asked: &Asked,
+    newest: Contact,
+) -> (Contact, Verdict, Arc<str>, usize) {
+    let (verdict, queue) = judge_agent(channel, rules, &newest);
+    let options = &asked.arguments.options;
+    let (Some(count), Some(key), false) = (options.last, asked.key.as_ref(), options.first) else {
+        return (newest, verdict, queue, 1);
+    };
+    if count < 2 || verdict.status == RouteStatus::Routed {
+        return (newest, verdict, queue, 1);
+    }
+    let read = || running.history.contacts_of(key, 200);
+    let (contacts, _) = match channel {
+        Some(channel) if channel.is_serviced_here() => channel.with_autoservice(read).0,
+        _ => read(),
+    };
+    let since = now_ms() - asked.arguments.window.as_millis() as i64;
+    let filter = rules.filter(options.direction, asked.scope.clone());
+    for (index, candidate) in distinct_agents(&contacts, since, &filter, count as usize).into_iter().enumerate() {
+        if index == 0 || candidate.agent.id == newest.agent.id {
+            continue;
+        }
+        let (judged, judged_queue) = judge_agent(channel, rules, candidate);
+        if judged.status == RouteStatus::Routed {
+            return (candidate.clone(), judged, judged_queue, index + 1);
+        }
+    }
+    (newest, verdict, queue, 1)
 }
 
 /// Holds the caller (music or ringing) until the busy agent's device becomes
@@ -240,7 +290,7 @@ fn wait_for_agent(
     };
     verbose!(3, "STICKY_ROUTE: {} waits up to {} for {}", channel.name(), format_duration(wait), busy.device);
     // The agent may have come free between the verdict and joining.
-    let mut decision = verdict(&contact.agent, &rules.availability(), device_state);
+    let mut decision = judge_agent(Some(channel), rules, contact).0;
     let result = loop {
         if decision.status == RouteStatus::Routed {
             break Ok(decision);
@@ -249,20 +299,27 @@ fn wait_for_agent(
         if left.is_zero() {
             break Ok(decision);
         }
-        if let Err(hungup) = channel.wait_for_flag(&waiter.released, left) {
+        // A pause or a wrap-up ends without a device-state change: looked
+        // at again every second.
+        let step = if decision.status == RouteStatus::Busy { left } else { left.min(QUEUE_RECHECK) };
+        if let Err(hungup) = channel.wait_for_flag(&waiter.released, step) {
             break Err(hungup);
         }
-        decision = verdict(&contact.agent, &rules.availability(), device_state);
+        decision = judge_agent(Some(channel), rules, contact).0;
         if waiter.released.load(std::sync::atomic::Ordering::SeqCst) && decision.status != RouteStatus::Routed {
             // Taken again before this caller got there: first in line still,
             // and a change while it was out of line is not missed.
             WAITERS.wait_again(&waiter);
-            decision = verdict(&contact.agent, &rules.availability(), device_state);
+            decision = judge_agent(Some(channel), rules, contact).0;
         }
     };
     waiting.routed = matches!(&result, Ok(decision) if decision.status == RouteStatus::Routed);
     result
 }
+
+/// How often a caller waiting for a paused agent or one in wrap-up looks
+/// at app_queue again.
+const QUEUE_RECHECK: Duration = Duration::from_secs(1);
 
 /// A caller in the queue of its agent's device; leaves it when dropped (on
 /// every path, unwinding too), passing an unused release on.
@@ -362,6 +419,11 @@ pub(super) fn totals() -> (Vec<(String, crate::routing::totals::ScopeTotal)>, us
     (stats.totals.read(), stats.following(), WAITERS.len())
 }
 
+/// The figures of `sticky show stats`: per scope, the last hour and day.
+pub(super) fn stats_rows() -> Vec<(Arc<str>, stats::Counts, stats::Counts)> {
+    STATS.lock().report(now_ms())
+}
+
 /// `sticky show stats`.
 pub(super) fn show_stats(context: &CliContext) -> CliResult {
     if let Err(answer) = begin(context, 3..=3) {
@@ -445,8 +507,11 @@ pub(super) fn show_agent(context: &CliContext) -> CliResult {
         out.push_str(&format!("  {label:<21} {text}\n"));
     }
     if let Some(contact) = last {
-        let decided = verdict(&contact.agent, &rules.availability(), device_state);
+        let (decided, queue) = judge_agent(None, &rules, &contact);
         out.push_str(&format!("  {:<21} {} is {}\n", "Device state:", decided.device, decided.state));
+        if !queue.is_empty() {
+            out.push_str(&format!("  {:<21} {queue}\n", "Queue:"));
+        }
         out.push_str(&format!("  {:<21} {}", "STICKY_ROUTE:", decided.status.as_str()));
         if let Some(dial) = decided.dial {
             out.push_str(&format!(" -> {dial}"));

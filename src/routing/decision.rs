@@ -1,6 +1,7 @@
 //! STICKY_ROUTE's verdict: route to the agent, or why not.
 
 use super::agent::Agent;
+use super::queue::QueueVerdict;
 use crate::host::vocabulary::DeviceState;
 use crate::template::Template;
 
@@ -15,6 +16,12 @@ pub enum RouteStatus {
     Error,
     /// The caller hung up while waiting for the agent (`w(N)`).
     Hangup,
+    /// The agent is paused in the contact's queue.
+    Paused,
+    /// The agent is in wrap-up after a call of the contact's queue.
+    WrapUp,
+    /// The agent is not a member of the contact's queue.
+    NotMember,
 }
 
 impl RouteStatus {
@@ -27,7 +34,15 @@ impl RouteStatus {
             RouteStatus::Invalid => "INVALID",
             RouteStatus::Error => "ERROR",
             RouteStatus::Hangup => "HANGUP",
+            RouteStatus::Paused => "PAUSED",
+            RouteStatus::WrapUp => "WRAPUP",
+            RouteStatus::NotMember => "NOTMEMBER",
         }
+    }
+
+    /// Whether a caller may wait (`w(N)`) for this to change.
+    pub fn may_wait(self) -> bool {
+        matches!(self, RouteStatus::Busy | RouteStatus::Paused | RouteStatus::WrapUp)
     }
 }
 
@@ -67,6 +82,22 @@ pub struct Verdict {
     pub status: RouteStatus,
     /// The Dial() string, when routed.
     pub dial: Option<String>,
+}
+
+/// The verdict once app_queue's view of the agent is added: not a member,
+/// paused, or (with a free device) in wrap-up keeps the agent from being
+/// rung; a device that is not free keeps its own status.
+pub fn in_queue(mut verdict: Verdict, queue: &QueueVerdict) -> Verdict {
+    let status = match queue {
+        QueueVerdict::NoQueue | QueueVerdict::Member { .. } => return verdict,
+        QueueVerdict::NotMember => RouteStatus::NotMember,
+        QueueVerdict::Paused { .. } => RouteStatus::Paused,
+        QueueVerdict::WrapUp { .. } if verdict.status == RouteStatus::Routed => RouteStatus::WrapUp,
+        QueueVerdict::WrapUp { .. } => return verdict,
+    };
+    verdict.status = status;
+    verdict.dial = None;
+    verdict
 }
 
 /// Reads the agent's device state through `device_state` and decides.
@@ -117,6 +148,14 @@ mod tests {
         assert_eq!(free.status, RouteStatus::Routed);
         assert_eq!(free.dial.as_deref(), Some("Local/101@agents/n"));
         let busy = verdict(&agent, &rule, |_| DeviceState::InUse);
-        assert_eq!((busy.status, busy.dial), (RouteStatus::Busy, None));
+        assert_eq!((busy.status, busy.dial.clone()), (RouteStatus::Busy, None));
+        let member = || "Local/101@agents/n".to_string();
+        let paused = in_queue(free.clone(), &QueueVerdict::Paused { member: member() });
+        assert_eq!((paused.status, paused.dial), (RouteStatus::Paused, None));
+        assert_eq!(in_queue(free.clone(), &QueueVerdict::NotMember).status, RouteStatus::NotMember);
+        assert_eq!(in_queue(free.clone(), &QueueVerdict::WrapUp { member: member() }).status, RouteStatus::WrapUp);
+        assert_eq!(in_queue(busy.clone(), &QueueVerdict::WrapUp { member: member() }).status, RouteStatus::Busy);
+        assert_eq!(in_queue(free.clone(), &QueueVerdict::Member { member: member() }), free);
+        assert!(RouteStatus::Paused.may_wait() && !RouteStatus::NotMember.may_wait());
     }
 }

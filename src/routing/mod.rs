@@ -5,6 +5,7 @@ pub mod contact;
 pub mod decision;
 pub mod number;
 pub mod query;
+pub mod queue;
 pub mod scope;
 pub mod stats;
 pub mod totals;

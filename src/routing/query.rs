@@ -34,7 +34,12 @@ pub struct Options {
     /// `w(N)`: STICKY_ROUTE waits up to this long for a busy agent.
     pub wait: Option<Duration>,
     pub sound: WaitSound,
+    /// `l(N)`: STICKY_ROUTE tries the last N distinct agents, newest first.
+    pub last: Option<u8>,
 }
+
+/// The most agents `l(N)` tries.
+pub const MAX_LAST: u8 = 10;
 
 pub fn parse_options(text: &str) -> Result<Options, String> {
     let mut options = Options::default();
@@ -65,6 +70,19 @@ pub fn parse_options(text: &str) -> Result<Options, String> {
                     _ => return Err(format!("w({}): seconds from 1 to {}", number.escape_debug(), MAX_WAIT.as_secs())),
                 };
                 options.wait = Some(wait);
+                chars = after.chars();
+            }
+            'l' => {
+                let (number, after) = chars
+                    .as_str()
+                    .strip_prefix('(')
+                    .and_then(|rest| rest.split_once(')'))
+                    .ok_or("option l needs a count: l(3)")?;
+                let count = match number.trim().parse::<u8>() {
+                    Ok(n) if (1..=MAX_LAST).contains(&n) && number.trim().bytes().all(|b| b.is_ascii_digit()) => n,
+                    _ => return Err(format!("l({}): a count from 1 to {MAX_LAST}", number.escape_debug())),
+                };
+                options.last = Some(count);
                 chars = after.chars();
             }
             other => return Err(format!("unknown option '{}'", other.escape_debug())),
@@ -171,6 +189,21 @@ pub fn select<'a, C: Kind>(contacts: &'a [C], since: i64, filter: &Filter, first
     }
 }
 
+/// The newest contact of each of the last `count` distinct agents among
+/// `contacts` (newest first) that started at or after `since`.
+pub fn distinct_agents<'a>(contacts: &'a [Contact], since: i64, filter: &Filter, count: usize) -> Vec<&'a Contact> {
+    let mut chosen: Vec<&Contact> = Vec::new();
+    for contact in contacts.iter().filter(|c| c.started_at >= since && filter.accepts(*c)) {
+        if chosen.len() >= count {
+            break;
+        }
+        if !chosen.iter().any(|c| c.agent.id == contact.agent.id) {
+            chosen.push(contact);
+        }
+    }
+    chosen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +236,27 @@ mod tests {
         {
             assert!(parse_arguments(bad, DAY).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn the_last_distinct_agents() {
+        assert_eq!(parse_options("l(3)w(5)").unwrap().last, Some(3));
+        for bad in ["l", "l(", "l(0)", "l(11)", "l(x)", "l(-1)", "l(3"] {
+            assert!(parse_options(bad).is_err(), "{bad:?} accepted");
+        }
+        let filter = Filter { direction: None, outbound_dispositions: vec![Disposition::Answered], scope: None };
+        let history = vec![
+            contact("103", Direction::Inbound, Disposition::Answered, 500),
+            contact("103", Direction::Inbound, Disposition::Answered, 400),
+            contact("102", Direction::Inbound, Disposition::NoAnswer, 350),
+            contact("101", Direction::Inbound, Disposition::Answered, 300),
+            contact("102", Direction::Outbound, Disposition::Answered, 200),
+            contact("104", Direction::Inbound, Disposition::Answered, 100),
+        ];
+        let ids = |chosen: Vec<&Contact>| chosen.iter().map(|c| c.agent.id.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(distinct_agents(&history, 0, &filter, 3)), ["103", "101", "102"]);
+        assert_eq!(ids(distinct_agents(&history, 250, &filter, 3)), ["103", "101"], "inside the window");
+        assert_eq!(ids(distinct_agents(&history, 0, &filter, 1)), ["103"]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ const FOLLOW_MS: i64 = 2 * 3600 * 1000;
 const MAX_FOLLOWED: usize = 100_000;
 
 /// The statuses counted, in the order they are shown.
-pub const STATUSES: [RouteStatus; 7] = [
+pub const STATUSES: [RouteStatus; 10] = [
     RouteStatus::Routed,
     RouteStatus::NoHistory,
     RouteStatus::Busy,
@@ -25,6 +25,9 @@ pub const STATUSES: [RouteStatus; 7] = [
     RouteStatus::Invalid,
     RouteStatus::Error,
     RouteStatus::Hangup,
+    RouteStatus::Paused,
+    RouteStatus::WrapUp,
+    RouteStatus::NotMember,
 ];
 
 fn index(status: RouteStatus) -> usize {
@@ -39,6 +42,9 @@ pub struct Counts {
     pub answered: u64,
     /// Routed calls the sticky agent did not answer.
     pub missed: u64,
+    /// Routed calls that went to an earlier agent than the newest (`l(N)`,
+    /// rank 2 or later).
+    pub routed_later_rank: u64,
 }
 
 impl Counts {
@@ -48,6 +54,7 @@ impl Counts {
         }
         self.answered += other.answered;
         self.missed += other.missed;
+        self.routed_later_rank += other.routed_later_rank;
     }
 
     pub fn total(&self) -> u64 {
@@ -121,6 +128,11 @@ impl Stats {
             self.followed
                 .insert(linkedid.to_string(), Followed { scope: scope.clone(), interface: interface.clone(), at: now });
         }
+    }
+
+    /// A ROUTED decision at `now` went to an agent of rank 2 or later.
+    pub fn routed_at_rank(&mut self, now: i64, scope: &Arc<str>) {
+        self.scopes.entry(scope.clone()).or_default().at(minute(now)).routed_later_rank += 1;
     }
 
     /// A finished CDR of some call: answered by the interface it routed
@@ -217,6 +229,10 @@ pub fn render(rows: &[(Arc<str>, Counts, Counts)], following: usize) -> String {
                 format!("{:.0}%", 100.0 * c.answered as f64 / resolved as f64)
             }
         };
+        if day.routed_later_rank > 0 {
+            let (h, d) = (hour.routed_later_rank, day.routed_later_rank);
+            let _ = writeln!(out, "  {:<23} {h:>8} / {d:>8}", "routed to rank 2+:");
+        }
         let _ = writeln!(out, "  {:<23} {:>8} / {:>8}", "answered by the agent:", hour.answered, day.answered);
         let _ = writeln!(out, "  {:<23} {:>8} / {:>8}", "success rate:", rate(hour), rate(day));
         let _ = writeln!(out, "  {:<23} {:>8} / {:>8}", "fallbacks:", hour.fallbacks(), day.fallbacks());

@@ -297,13 +297,22 @@ int rs_sticky_shim_module_message(struct stasis_message *message, const char **t
 	}
 	event = ast_json_object_get(payload->json, "event");
 	*type = ast_json_string_get(ast_json_object_get(payload->json, "type"));
+	if (!*type) {
+		return -1;
+	}
+	if (!strcmp(*type, "FullyBooted")) {
+		/* Boot finished: no module named. */
+		*module = "";
+		*status = "";
+		return 0;
+	}
 	*module = ast_json_string_get(ast_json_object_get(event, "Module"));
 	*status = ast_json_string_get(ast_json_object_get(event, "Status"));
-	if (!*type || !*module || !*status) {
+	if (!*module || !*status) {
 		return -1;
 	}
 	/* Every generic manager event passes here: copy only the loader's. */
-	return (!strcmp(*type, "Load") || !strcmp(*type, "Unload") || !strcmp(*type, "Reload")) ? 0 : -1;
+	return (!strcmp(*type, "Load") || !strcmp(*type, "Unload")) ? 0 : -1;
 }
 
 static int load_module(void)
@@ -331,3 +340,53 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "Sticky call routing, 
 	.load_pri = AST_MODPRI_DEVSTATE_CONSUMER,
 	.requires = "cdr",
 );
+
+/* AMI actions: one trampoline per slot, since a manager callback carries no
+ * data of its own; Rust dispatches on the slot. */
+#define RS_STICKY_ACTION_SLOT(n) \
+	static int action_slot_##n(struct mansession *s, const struct message *m) \
+	{ \
+		return rs_sticky_manager_dispatch(n, s, m); \
+	}
+RS_STICKY_ACTION_SLOT(0)
+RS_STICKY_ACTION_SLOT(1)
+RS_STICKY_ACTION_SLOT(2)
+RS_STICKY_ACTION_SLOT(3)
+
+static int (*const action_slots[])(struct mansession *, const struct message *) = {
+	action_slot_0, action_slot_1, action_slot_2, action_slot_3,
+};
+
+int rs_sticky_shim_manager_register(const char *name, int authority, int slot, const char *synopsis,
+	const char *description)
+{
+	if (slot < 0 || slot >= (int) ARRAY_LEN(action_slots)) {
+		return -1;
+	}
+	return ast_manager_register2(name, authority, action_slots[slot], AST_MODULE_SELF, synopsis, description);
+}
+
+int rs_sticky_shim_manager_unregister(const char *name)
+{
+	return ast_manager_unregister(name);
+}
+
+const char *rs_sticky_shim_manager_header(const struct message *m, const char *name)
+{
+	return astman_get_header(m, (char *) name);
+}
+
+void rs_sticky_shim_manager_error(struct mansession *s, const struct message *m, const char *text)
+{
+	astman_send_error(s, m, (char *) text);
+}
+
+void rs_sticky_shim_manager_ack(struct mansession *s, const struct message *m, const char *text)
+{
+	astman_send_ack(s, m, (char *) text);
+}
+
+void rs_sticky_shim_manager_append(struct mansession *s, const char *text)
+{
+	astman_append(s, "%s", text);
+}

@@ -58,6 +58,19 @@ int rs_sticky_shim_varset_message(struct stasis_message *message, const char **v
 /* AMI events: the body ("Key: value\r\n" lines) is passed as "%s". */
 void rs_sticky_shim_manager_event(const char *event, const char *body);
 
+/* AMI actions: registered in a slot (0-3) that rs_sticky_manager_dispatch
+ * is called back with; headers read and replies sent through these. */
+struct mansession;
+struct message;
+int rs_sticky_manager_dispatch(int slot, struct mansession *s, const struct message *m);
+int rs_sticky_shim_manager_register(const char *name, int authority, int slot, const char *synopsis,
+	const char *description);
+int rs_sticky_shim_manager_unregister(const char *name);
+const char *rs_sticky_shim_manager_header(const struct message *m, const char *name);
+void rs_sticky_shim_manager_error(struct mansession *s, const struct message *m, const char *text);
+void rs_sticky_shim_manager_ack(struct mansession *s, const struct message *m, const char *text);
+void rs_sticky_shim_manager_append(struct mansession *s, const char *text);
+
 /* A channel reference for waking a channel from another thread. */
 struct ast_channel *rs_sticky_shim_channel_ref(struct ast_channel *chan);
 int rs_sticky_shim_channel_wake(struct ast_channel *chan);

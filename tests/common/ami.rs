@@ -42,13 +42,18 @@ impl Ami {
 
     /// Connects receiving only the event classes in `events` (e.g. "user").
     pub fn connect_for(port: u16, events: &str) -> Ami {
+        Ami::connect_as(port, "test", "test", events)
+    }
+
+    /// Connects as the manager.conf user `user`.
+    pub fn connect_as(port: u16, user: &str, secret: &str, events: &str) -> Ami {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("AMI on port {port}: {e}"));
         let reader = stream.try_clone().expect("clone AMI stream");
         let inbox: Inbox = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let sink = inbox.clone();
         thread::spawn(move || read_messages(reader, sink));
         let ami = Ami { writer: Mutex::new(stream), inbox, next_id: AtomicU64::new(1) };
-        let reply = ami.action("Login", &[("Username", "test"), ("Secret", "test"), ("Events", events)]);
+        let reply = ami.action("Login", &[("Username", user), ("Secret", secret), ("Events", events)]);
         assert_eq!(reply.get("Response"), Some("Success"), "AMI login: {reply:?}");
         ami
     }
