@@ -10,7 +10,11 @@ use std::time::Duration;
 use common::calls::*;
 use common::db::sqlite;
 
-const ROWS: u64 = 200_000;
+/// Rows in the table: 200,000, or IMPORT_ROWS (the 1M / 10M figures of
+/// RELIABILITY.md were taken that way; the bound holds for any size).
+fn rows() -> u64 {
+    std::env::var("IMPORT_ROWS").ok().and_then(|rows| rows.parse().ok()).unwrap_or(200_000)
+}
 
 fn rss_kb(pid: u32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -19,7 +23,8 @@ fn rss_kb(pid: u32) -> u64 {
 }
 
 #[test]
-fn a_sqlite_import_of_200k_rows_keeps_memory_flat() {
+fn a_sqlite_import_of_a_big_table_keeps_memory_flat() {
+    let rows = rows();
     let (asterisk, _ami) = start_routing("impmem", &routing_sticky());
     sqlite(
         &asterisk,
@@ -27,10 +32,10 @@ fn a_sqlite_import_of_200k_rows_keeps_memory_flat() {
             "CREATE TABLE cdr (calldate TEXT NOT NULL, src VARCHAR(80), dst VARCHAR(80), channel VARCHAR(80), \
              dstchannel VARCHAR(80), lastapp VARCHAR(80), lastdata VARCHAR(80), disposition VARCHAR(45), \
              uniqueid VARCHAR(32)); \
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS}) \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) \
              INSERT INTO cdr SELECT datetime('now', 'localtime', '-' || (i % 3000) || ' minutes'), \
              '7916' || (1000000 + i), '100', 'PJSIP/trunk-' || i, 'PJSIP/2' || (i % 50) || '-' || i, 'Dial', '', \
-             'ANSWERED', '1.' || i FROM n;"
+             'ANSWERED', '1.' || i FROM n; CREATE INDEX cdr_calldate ON cdr (calldate); ANALYZE;"
         ),
     );
     let pid = asterisk.pid().expect("running");
@@ -47,10 +52,10 @@ fn a_sqlite_import_of_200k_rows_keeps_memory_flat() {
         done.store(true, Ordering::SeqCst);
         output
     });
-    assert!(output.contains(&format!("{ROWS} rows read, {ROWS} contacts imported")), "{output}");
+    assert!(output.contains(&format!("{rows} rows read, {rows} contacts imported")), "{output}");
     let (peak, after) = (peak.load(Ordering::SeqCst), rss_kb(pid));
     println!(
-        "import of {ROWS} SQLite cdr rows: RSS {} MB before, {} MB at the peak, {} MB after",
+        "import of {rows} SQLite cdr rows: RSS {} MB before, {} MB at the peak, {} MB after",
         before / 1024,
         peak / 1024,
         after / 1024

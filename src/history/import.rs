@@ -154,7 +154,9 @@ fn read_cdr(
     let failed = |report: ImportReport, e: odbc_api::Error| fail(report, format!("the import query failed: {e}"));
     if query.is_none() && dialect == Dialect::Sqlite {
         // libsqliteodbc holds a whole result set in memory (84 MB for
-        // 200,000 rows): the table is read in pages by rowid instead.
+        // 200,000 rows): the table is read in pages by rowid instead (the
+        // date filtered row by row, so that an index on calldate never
+        // makes each page a scan of every row since the date).
         let mut after: i64 = 0;
         loop {
             let cursor = connection
@@ -185,7 +187,7 @@ const SQLITE_PAGE: usize = 10_000;
 fn sqlite_page_query() -> String {
     format!(
         "SELECT calldate, src, dst, channel, dstchannel, disposition, uniqueid, lastapp, lastdata, rowid FROM cdr \
-         WHERE calldate >= ? AND rowid > ? ORDER BY rowid LIMIT {SQLITE_PAGE}"
+         WHERE +calldate >= ? AND rowid > ? ORDER BY rowid LIMIT {SQLITE_PAGE}"
     )
 }
 
