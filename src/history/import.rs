@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use odbc_api::{environment, ConnectionOptions, Cursor, IntoParameter, ResultSetMetadata};
+use odbc_api::{environment, ConnectionOptions, Cursor, IntoParameter};
 
 use super::pool::terminated;
 use super::pool::{driver_of, has_key, with_network_timeouts};
@@ -148,32 +148,82 @@ fn read_cdr(
         .and_then(|env| env.connect_with_connection_string(&terminated(streaming(connection_string)), options))
         .map_err(|e| fail(report, format!("cannot connect: {e}")))?;
     let dialect = Dialect::from_dbms_name(&connection.database_management_system_name().unwrap_or_default());
-    let query = query.map(str::to_string).unwrap_or_else(|| default_query(dialect));
     let zone = TimeZone::system();
     let since = calldate_text(since_ms, &zone).into_parameter();
     let timeout = Some(Duration::from_secs(600).as_secs() as usize);
-    let cursor = connection
-        .execute(&terminated(query), &since, timeout)
-        .map_err(|e| fail(report, format!("the import query failed: {e}")))?;
-    let Some(mut cursor) = cursor else {
-        return Ok(report);
-    };
-    let columns = cursor.num_result_cols().map_err(|e| fail(report, format!("reading the cdr table: {e}")))?;
+    let failed = |report: ImportReport, e: odbc_api::Error| fail(report, format!("the import query failed: {e}"));
+    if query.is_none() && dialect == Dialect::Sqlite {
+        // libsqliteodbc holds a whole result set in memory (84 MB for
+        // 200,000 rows): the table is read in pages by rowid instead (the
+        // date filtered row by row, so that an index on calldate never
+        // makes each page a scan of every row since the date).
+        let mut after: i64 = 0;
+        loop {
+            let cursor = connection
+                .execute(&terminated(sqlite_page_query()), (&since, &after), timeout)
+                .map_err(|e| failed(report, e))?;
+            let Some(cursor) = cursor else {
+                return Ok(report);
+            };
+            let (rows, last) = read_rows(cursor, Some(10), &zone, &mut report, sink)?;
+            if rows < SQLITE_PAGE {
+                return Ok(report);
+            }
+            after = last;
+        }
+    }
+    let query = query.map(str::to_string).unwrap_or_else(|| default_query(dialect));
+    let cursor = connection.execute(&terminated(query), &since, timeout).map_err(|e| failed(report, e))?;
+    match cursor {
+        Some(cursor) => read_rows(cursor, None, &zone, &mut report, sink).map(|_| report),
+        None => Ok(report),
+    }
+}
+
+/// Rows of a SQLite page.
+const SQLITE_PAGE: usize = 10_000;
+
+/// The default query on SQLite, a page of it: the rows after a rowid.
+fn sqlite_page_query() -> String {
+    format!(
+        "SELECT calldate, src, dst, channel, dstchannel, disposition, uniqueid, lastapp, lastdata, rowid FROM cdr \
+         WHERE +calldate >= ? AND rowid > ? ORDER BY rowid LIMIT {SQLITE_PAGE}"
+    )
+}
+
+/// Hands each row of `cursor` to `sink`; the rows read and, when
+/// `rowid` names its column, the last row's rowid.
+fn read_rows(
+    mut cursor: impl Cursor,
+    rowid: Option<u16>,
+    zone: &TimeZone,
+    report: &mut ImportReport,
+    sink: &mut Sink,
+) -> Result<(usize, i64), (ImportReport, String)> {
+    let fail = |report: ImportReport, error: String| (report, error);
+    let columns = cursor.num_result_cols().map_err(|e| fail(*report, format!("reading the cdr table: {e}")))?;
     if columns < 7 {
-        return Err(fail(report, format!("the import query gives {columns} columns; it needs at least 7")));
+        return Err(fail(*report, format!("the import query gives {columns} columns; it needs at least 7")));
     }
     let mut fields = [const { String::new() }; 9];
     let mut buffer = Vec::new();
-    while let Some(mut row) = cursor.next_row().map_err(|e| fail(report, format!("reading the cdr table: {e}")))? {
+    let (mut rows, mut last) = (0, 0);
+    while let Some(mut row) = cursor.next_row().map_err(|e| fail(*report, format!("reading the cdr table: {e}")))? {
         report.rows += 1;
+        rows += 1;
         for (index, field) in fields.iter_mut().enumerate().take(columns.min(9) as usize) {
             buffer.clear();
             row.get_text(index as u16 + 1, &mut buffer)
-                .map_err(|e| fail(report, format!("reading the cdr table: {e}")))?;
+                .map_err(|e| fail(*report, format!("reading the cdr table: {e}")))?;
             *field = String::from_utf8_lossy(&buffer).into_owned();
         }
+        if let Some(column) = rowid {
+            buffer.clear();
+            row.get_text(column, &mut buffer).map_err(|e| fail(*report, format!("reading the cdr table: {e}")))?;
+            last = String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(last);
+        }
         let [calldate, src, dst, channel, dstchannel, disposition, uniqueid, lastapp, lastdata] = &fields;
-        let Some(start_ms) = parse_calldate(calldate, &zone) else {
+        let Some(start_ms) = parse_calldate(calldate, zone) else {
             report.unreadable += 1;
             continue;
         };
@@ -192,9 +242,9 @@ fn read_cdr(
             lastdata: lastdata.clone(),
             ..CdrRecord::default()
         };
-        sink(record, &report).map_err(|error| fail(report, error))?;
+        sink(record, report).map_err(|error| fail(*report, error))?;
     }
-    Ok(report)
+    Ok((rows, last))
 }
 
 #[cfg(test)]
@@ -227,5 +277,8 @@ mod tests {
             assert_eq!(default_query(dialect).matches('?').count(), 1);
         }
         assert!(default_query(Dialect::Postgres).contains("CAST(? AS TIMESTAMP)"));
+        let page = sqlite_page_query();
+        assert_eq!(page.matches('?').count(), 2, "the date and the last rowid");
+        assert!(page.ends_with(&format!("ORDER BY rowid LIMIT {SQLITE_PAGE}")), "{page}");
     }
 }

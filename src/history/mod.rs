@@ -10,12 +10,14 @@
 //! - `shared`: what every history thread shares; `workers`: those threads
 //!   (the writer, store workers, the sync poller, the pruner)
 //! - `journal/`: the durable journal; `store`, `odbc`, `pool`, `schema`: the
-//!   store and its ODBC implementation; `cache`, `pending`, `breaker`,
-//!   `latency`, `import`, `status`: one job each, as named
+//!   store and its ODBC implementation; `heal`: dropped tables made again;
+//!   `cache`, `pending`, `breaker`, `latency`, `import`, `status`: one job
+//!   each, as named
 
 pub mod breaker;
 pub mod cache;
 mod forget;
+mod heal;
 pub mod import;
 pub mod journal;
 pub mod latency;

@@ -11,6 +11,7 @@ use odbc_api::parameter::InputParameter;
 use odbc_api::{Connection, Cursor, IntoParameter, ParameterCollectionRef};
 use once_cell::sync::OnceCell;
 
+use super::heal::Healer;
 use super::latency::Latency;
 use super::pool::terminated;
 use super::pool::{self, one_line, Pool};
@@ -18,7 +19,7 @@ use super::schema::{self, Dialect, COLUMNS, COLUMN_COUNT};
 use super::store::{Note, Row, Store, StoreError, NOTES_PER_READ};
 use crate::routing::contact::{Contact, StoredRow};
 use crate::routing::number::NumberKey;
-use crate::{log_error, log_notice};
+use crate::{log_error, log_notice, log_warning};
 
 pub struct OdbcStore {
     pool: Pool,
@@ -34,14 +35,26 @@ pub struct OdbcStore {
     checkout: Latency,
     /// How long the work on a connection took (statements and rows).
     statement: Latency,
+    /// Makes the layout again when a statement meets a missing table.
+    healer: Healer,
 }
+
+/// The least time the layout's statements get when a heal runs.
+const HEAL_TIME: Duration = Duration::from_secs(5);
 
 fn seconds(timeout: Duration) -> usize {
     timeout.as_secs_f64().ceil().max(1.0) as usize
 }
 
+/// A failed statement as the store tells it: one that met a missing table
+/// or column apart, since the layout is then made again.
 fn query_error(error: odbc_api::Error) -> StoreError {
-    StoreError::Query(one_line(&error.to_string()))
+    let text = one_line(&error.to_string());
+    if schema::is_missing(&error) {
+        StoreError::Missing(text)
+    } else {
+        StoreError::Query(text)
+    }
 }
 
 /// Whether the database refused the values themselves (SQLSTATE class 22,
@@ -68,6 +81,7 @@ impl OdbcStore {
             newer_reported: AtomicBool::new(false),
             checkout: Latency::default(),
             statement: Latency::default(),
+            healer: Healer::default(),
         }
     }
 
@@ -75,19 +89,42 @@ impl OdbcStore {
     fn with_connection<T>(
         &self,
         timeout: Duration,
-        work: impl FnOnce(&Connection<'static>, Dialect) -> Result<T, StoreError>,
+        mut work: impl FnMut(&Connection<'static>, Dialect) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.on_link(timeout, false, |link, dialect| work(&link.connection(), dialect))
     }
 
     /// Runs `work` on a pooled link, whose statements it may keep prepared;
     /// `timed`: a read a call waits for, whose steps are clocked. A failure
-    /// marks the link broken.
+    /// marks the link broken. Work that met a missing table or column runs
+    /// once more (within `timeout` again) once the layout was made again.
     fn on_link<T>(
         &self,
         timeout: Duration,
         timed: bool,
-        work: impl FnOnce(&mut pool::Link, Dialect) -> Result<T, StoreError>,
+        mut work: impl FnMut(&mut pool::Link, Dialect) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mark = self.healer.mark();
+        let first = self.attempt(timeout, timed, &mut work);
+        let Err(StoreError::Missing(reason)) = &first else {
+            return first;
+        };
+        // The layout's statements get time enough even after a quick read.
+        let ddl = timeout.max(HEAL_TIME);
+        let ensure = || self.attempt(ddl, false, &mut |link, dialect| schema::ensure(&link.connection(), dialect, ddl));
+        if self.healer.heal(mark, reason, ensure) {
+            self.attempt(timeout, timed, &mut work)
+        } else {
+            first
+        }
+    }
+
+    /// One run of [`OdbcStore::on_link`]'s work.
+    fn attempt<T>(
+        &self,
+        timeout: Duration,
+        timed: bool,
+        work: &mut dyn FnMut(&mut pool::Link, Dialect) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
         let got = self.pool.get(timeout);
@@ -147,8 +184,17 @@ impl OdbcStore {
         }
         match schema::ensure(connection, dialect, timeout) {
             Ok(found) => {
-                if found == schema::Found::Upgraded {
-                    log_notice!("res_sticky: the history table was upgraded to layout version {}", schema::VERSION);
+                match found {
+                    schema::Found::Upgraded => {
+                        log_notice!("res_sticky: the history table was upgraded to layout version {}", schema::VERSION)
+                    }
+                    schema::Found::Restored(made) => log_warning!(
+                        "res_sticky: sticky_schema records layout version {} but these were not there (dropped by \
+                         hand, or restored from an older backup?), made again: {}",
+                        schema::VERSION,
+                        made.join(", ")
+                    ),
+                    schema::Found::Current | schema::Found::Created => {}
                 }
                 self.schema_ready.store(true, Ordering::Release);
                 Ok(())

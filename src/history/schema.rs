@@ -183,7 +183,7 @@ fn probe(connection: &Connection<'static>, what: &str, table: &str, timeout: Dur
 }
 
 /// Whether an error says a table or a column does not exist.
-fn is_missing(error: &odbc_api::Error) -> bool {
+pub fn is_missing(error: &odbc_api::Error) -> bool {
     let odbc_api::Error::Diagnostics { record, .. } = error else {
         return false;
     };
@@ -239,33 +239,36 @@ fn recorded_version(connection: &Connection<'static>, timeout: Duration) -> Resu
 }
 
 /// What [`ensure`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
-    /// The tables were of this version already.
+    /// The tables were of this version already, all of them there.
     Current,
-    /// They were made here (no history table before).
+    /// They were made here (no history table and no recorded version before).
     Created,
     /// Version 1 (made before versions were recorded), upgraded in place.
     Upgraded,
+    /// The recorded version was current, but these were not there (a table
+    /// dropped by hand, an older backup restored) and were made again.
+    Restored(Vec<&'static str>),
 }
 
-/// Makes sure the tables exist in the current layout: creates them, or
-/// upgrades version 1 in place (no row lost); refuses a newer version.
+/// Makes sure the tables exist in the current layout, looking at what is
+/// there rather than trusting `sticky_schema` alone: creates what is
+/// missing, upgrades version 1 in place (no row lost); refuses a newer
+/// version.
 pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Duration) -> Result<Found, StoreError> {
     let versions = || runs(connection, "version", "sticky_schema", timeout);
     execute_unless(connection, &dialect.create_version(), timeout, versions)?;
-    match recorded_version(connection, timeout)? {
-        Some(VERSION) => return Ok(Found::Current),
-        Some(newer) if newer > VERSION => {
-            return Err(StoreError::Query(format!(
-                "the history tables are of layout version {newer}, newer than this res_sticky knows ({VERSION}): \
-                 upgrade res_sticky on this server; it will not read or write them meanwhile"
-            )))
-        }
-        _ => {}
+    let recorded = recorded_version(connection, timeout)?;
+    if let Some(newer) = recorded.filter(|version| *version > VERSION) {
+        return Err(StoreError::Query(format!(
+            "the history tables are of layout version {newer}, newer than this res_sticky knows ({VERSION}): \
+             upgrade res_sticky on this server; it will not read or write them meanwhile"
+        )));
     }
+    let mut made = Vec::new();
     let history = || runs(connection, "id", "sticky_history", timeout);
-    let found = if probe(connection, "id", "sticky_history", timeout)? {
+    if probe(connection, "id", "sticky_history", timeout)? {
         let scoped = || runs(connection, "scope", "sticky_history", timeout);
         if !probe(connection, "scope", "sticky_history", timeout)? {
             execute_unless(connection, Dialect::ADD_SCOPE, timeout, scoped).map_err(|error| {
@@ -274,23 +277,38 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
                      to alter the table once (ALTER on MySQL/MariaDB, ownership on PostgreSQL)"
                 ))
             })?;
+            made.push("the column sticky_history.scope");
+            // An index only speeds up pruning: failing here means another
+            // server made it a moment ago.
+            let _ = connection.execute(&terminated(dialect.started_index()), (), Some(seconds(timeout)));
         }
-        // An index only speeds up pruning: failing here means another server
-        // made it a moment ago.
-        let _ = connection.execute(&terminated(dialect.started_index()), (), Some(seconds(timeout)));
-        Found::Upgraded
     } else {
         for statement in dialect.create_history() {
             execute_unless(connection, &statement, timeout, history)?;
         }
-        Found::Created
-    };
-    let forget = || runs(connection, "id", "sticky_forget", timeout);
-    execute_unless(connection, &dialect.create_forget(), timeout, forget)?;
-    // Version 2 is recorded only once its layout is really there.
-    if !probe(connection, "scope", "sticky_history", timeout)? {
-        return Err(StoreError::Query("sticky_history has no column scope after the upgrade".into()));
+        made.push("sticky_history");
     }
+    let forget = || runs(connection, "id", "sticky_forget", timeout);
+    if !probe(connection, "id, number_key, forgotten_at", "sticky_forget", timeout)? {
+        execute_unless(connection, &dialect.create_forget(), timeout, forget)?;
+        made.push("sticky_forget");
+    }
+    // Every column the statements name, before anything is recorded.
+    if !probe(connection, &format!("id, {COLUMNS}"), "sticky_history", timeout)? {
+        return Err(StoreError::Query(format!(
+            "sticky_history lacks a column res_sticky needs ({COLUMNS}): restore it whole or drop it, and it is \
+             made again"
+        )));
+    }
+    if !probe(connection, "id, number_key, forgotten_at", "sticky_forget", timeout)? {
+        return Err(StoreError::Query(
+            "sticky_forget lacks a column res_sticky needs (number_key, forgotten_at)".into(),
+        ));
+    }
+    if recorded == Some(VERSION) {
+        return Ok(if made.is_empty() { Found::Current } else { Found::Restored(made) });
+    }
+    // The version is recorded only once its layout is really there.
     connection
         .execute(
             &terminated(format!("INSERT INTO sticky_schema (version) VALUES ({VERSION})")),
@@ -298,7 +316,7 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
             Some(seconds(timeout)),
         )
         .map_err(query_error)?;
-    Ok(found)
+    Ok(if made.contains(&"sticky_history") { Found::Created } else { Found::Upgraded })
 }
 
 #[cfg(test)]

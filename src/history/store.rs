@@ -17,13 +17,16 @@ pub enum StoreError {
     /// The database refused the values themselves (SQLSTATE class 22: a
     /// value too long, out of range): writing them again cannot help.
     Rejected(String),
+    /// A statement met a table or column that is not there (dropped by
+    /// hand, say): the layout is made again and the statement retried.
+    Missing(String),
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Unavailable(reason) => write!(f, "database unavailable: {reason}"),
-            StoreError::Query(reason) => write!(f, "query failed: {reason}"),
+            StoreError::Query(reason) | StoreError::Missing(reason) => write!(f, "query failed: {reason}"),
             StoreError::Rejected(reason) => write!(f, "values refused: {reason}"),
         }
     }

@@ -415,7 +415,7 @@ impl Drop for Server {
 /// Runs SQL against an instance's embedded SQLite history file.
 pub fn sqlite(asterisk: &super::Asterisk, sql: &str) -> String {
     let file = format!("{}/db/sticky.sqlite3", asterisk.dir_inside);
-    let output = root().run("sqlite3", &[&file, sql]);
+    let output = root().run("sqlite3", &["-cmd", ".timeout 5000", &file, sql]);
     assert!(output.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
