@@ -187,6 +187,10 @@ fn a_database_outage_shows_in_the_breaker_gauge() {
     assert_eq!(asterisk.eval("LAST_AGENT(79120000099)"), "", "a store read works");
     let open = "asterisk_sticky_breaker_state{state=\"open\"}";
     assert_eq!(value(&scrape(port), open), Some(0.0));
+    // The sync poller reads the shared store every sync_interval (1 s).
+    let age = "asterisk_sticky_sync_age_seconds";
+    let synced = wait_for(Duration::from_secs(10), || value(&scrape(port), age).filter(|a| (0.0..3.0).contains(a)));
+    assert!(synced.is_some(), "the sync poller reads the store: {:?}", value(&scrape(port), age));
     server.stop();
     let opened = wait_for(Duration::from_secs(20), || {
         let _ = asterisk.eval(&format!("LAST_AGENT(7912{:07})", Instant::now().elapsed().subsec_nanos() % 10_000_000));
@@ -196,6 +200,8 @@ fn a_database_outage_shows_in_the_breaker_gauge() {
     assert!(opened.is_some(), "{}", ours(&text));
     assert_eq!(value(&text, "asterisk_sticky_breaker_state{state=\"closed\"}"), Some(0.0));
     assert!(value(&text, "asterisk_sticky_store_reads_total{outcome=\"failed\"}").unwrap() >= 1.0);
+    let stalled = wait_for(Duration::from_secs(20), || value(&scrape(port), age).filter(|a| *a >= 3.0));
+    assert!(stalled.is_some(), "the sync age grows while the database is away: {:?}", value(&scrape(port), age));
     promtool(&ours(&text));
     server.run();
     let closed = wait_for(Duration::from_secs(30), || {
@@ -203,6 +209,8 @@ fn a_database_outage_shows_in_the_breaker_gauge() {
         (value(&scrape(port), "asterisk_sticky_breaker_state{state=\"closed\"}") == Some(1.0)).then_some(())
     });
     assert!(closed.is_some(), "{}", ours(&scrape(port)));
+    let caught_up = wait_for(Duration::from_secs(20), || value(&scrape(port), age).filter(|a| (0.0..3.0).contains(a)));
+    assert!(caught_up.is_some(), "the sync catches up: {:?}", value(&scrape(port), age));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! pending writes, the counters, and the rules a contact read back must pass.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -46,6 +46,9 @@ pub struct Counters {
     /// Contacts the database refused again and again, set aside in the
     /// journal.
     pub set_aside: AtomicU64,
+    /// When the sync poller last read the store for other servers'
+    /// contacts (ms since the epoch; 0: never, or no sync).
+    pub last_sync_ms: AtomicI64,
     /// Contacts that found neither room in memory nor in the journal.
     pub lost: AtomicU64,
     pub latency: Latency,

@@ -51,6 +51,9 @@ pub struct Snapshot {
     pub written: u64,
     /// Contacts the database refused, set aside in the journal.
     pub set_aside: u64,
+    /// How long ago the sync poller last read other servers' contacts;
+    /// `None` before its first read, or without sync.
+    pub sync_age: Option<Duration>,
     /// Contacts neither in memory nor in the journal: lost.
     pub lost: u64,
     pub journal: JournalState,
@@ -100,6 +103,10 @@ impl History {
             pending: self.shared.pending.len(),
             written: self.shared.pending.written.load(Ordering::Relaxed),
             set_aside: counters.set_aside.load(Ordering::Relaxed),
+            sync_age: match counters.last_sync_ms.load(Ordering::Relaxed) {
+                0 => None,
+                at => Some(Duration::from_millis(crate::time::now_ms().saturating_sub(at).max(0) as u64)),
+            },
             lost: counters.lost.load(Ordering::Relaxed),
             journal: self.journal.state(),
             health: self.shared.breaker.health(),

@@ -145,6 +145,7 @@ mod tests {
             pending: 0,
             written: 1,
             set_aside: 0,
+            sync_age: None,
             lost: 0,
             journal: Default::default(),
             health: Health::Up,

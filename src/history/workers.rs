@@ -470,6 +470,7 @@ fn poller(
             match store.last_id(timeout) {
                 Ok(last) => {
                     seen_max = Some(last);
+                    shared.counters.last_sync_ms.store(crate::time::now_ms(), Ordering::Relaxed);
                     shared.cache.lock().forget_coverage();
                     shared.breaker.success();
                 }
@@ -486,6 +487,7 @@ fn poller(
         match store.rows_after(from, 5_000, timeout) {
             Ok(rows) => {
                 shared.breaker.success();
+                shared.counters.last_sync_ms.store(crate::time::now_ms(), Ordering::Relaxed);
                 let newest = rows.iter().map(|(id, _)| *id).max().unwrap_or(max).max(max);
                 let node = shared.node();
                 let mut cache = shared.cache.lock();

@@ -180,6 +180,12 @@ pub fn families(figures: &Figures) -> Vec<Family> {
             history.untrusted,
         ),
         gauge(
+            "asterisk_sticky_sync_age_seconds",
+            "Seconds since this server last read the contacts other servers wrote to the shared database \
+             (every sync_interval; it grows while the sync stalls; -1 before the first read or without sync).",
+            history.sync_age.map_or(-1.0, |age| age.as_secs_f64()),
+        ),
+        gauge(
             "asterisk_sticky_writes_pending",
             "Contacts waiting to be written to the database.",
             history.pending as f64,

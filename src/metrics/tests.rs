@@ -30,6 +30,7 @@ fn figures(scopes: Vec<(String, ScopeTotal)>) -> Figures {
         pending: 0,
         written: 1,
         set_aside: 0,
+        sync_age: None,
         lost: 0,
         journal: Default::default(),
         health: Health::Open { retry_in: Duration::ZERO, down_for: Duration::ZERO, last_error: "down".into() },
