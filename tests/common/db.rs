@@ -169,16 +169,23 @@ impl Server {
                     ])
                     .output()
             }
-            Kind::MariaDb => Command::new("chroot")
-                .arg(&self.root.path)
-                .args([
-                    "mariadb-install-db",
-                    "--user=root",
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                ])
-                .arg(format!("--datadir={}/data", self.dir_inside))
-                .output(),
+            Kind::MariaDb => {
+                // A temporary directory of its own: servers initialised at
+                // the same time in one root otherwise trip over each other's
+                // temporary tables in /tmp.
+                fs::create_dir_all(self.dir.join("tmp")).expect("MariaDB's tmpdir");
+                Command::new("chroot")
+                    .arg(&self.root.path)
+                    .args([
+                        "mariadb-install-db",
+                        "--user=root",
+                        "--auth-root-authentication-method=normal",
+                        "--skip-test-db",
+                    ])
+                    .arg(format!("--datadir={}/data", self.dir_inside))
+                    .arg(format!("--tmpdir={}/tmp", self.dir_inside))
+                    .output()
+            }
         }
         .expect("running the database initialiser");
         assert!(
@@ -242,6 +249,7 @@ impl Server {
                 command.arg(&self.root.path).arg("mariadbd").args([
                     "--user=root",
                     &format!("--datadir={}/data", self.dir_inside),
+                    &format!("--tmpdir={}/tmp", self.dir_inside),
                     &format!("--port={}", self.port),
                     &format!("--bind-address={}", self.host),
                     &format!("--socket={}/mysqld.sock", self.dir_inside),
