@@ -27,11 +27,19 @@ pub struct Breaker {
 }
 
 /// What `sticky show status` says about the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Health {
+    #[default]
     Up,
-    Failing { failures: u32, last_error: String },
-    Open { retry_in: Duration, down_for: Duration, last_error: String },
+    Failing {
+        failures: u32,
+        last_error: String,
+    },
+    Open {
+        retry_in: Duration,
+        down_for: Duration,
+        last_error: String,
+    },
 }
 
 impl Default for Breaker {

@@ -29,7 +29,7 @@ pub struct ReadSteps {
 }
 
 /// Figures for `sticky show status`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub cached_numbers: usize,
     pub cached_contacts: usize,

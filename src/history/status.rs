@@ -133,24 +133,13 @@ mod tests {
             lookups: 3,
             hits: 2,
             misses: 1,
-            errors: 0,
             p50: Some(Duration::from_micros(12)),
-            p99: None,
-            store_p50: None,
-            store_p99: None,
-            steps: Default::default(),
             learned: 1,
-            timeouts: 0,
-            untrusted: 0,
-            pending: 0,
             written: 1,
-            set_aside: 0,
-            sync_age: None,
-            lost: 0,
-            journal: Default::default(),
             health: Health::Up,
             database: "SQLite".into(),
             pool: (0, 1),
+            ..Default::default()
         }
     }
 
