@@ -6,31 +6,12 @@ mod common;
 
 use common::ami::Ami;
 use common::calls::*;
-use common::root::manifest_dir;
-use common::{Asterisk, Options};
+use common::Asterisk;
 
 const CLIENT: &str = "79123456789";
 
-/// manager.conf: `test` (everything), `crm` (reporting only), `nobody`
-/// (call events only).
-const MANAGER: &str = "[general]\nenabled = yes\nport = @AMI_PORT@\nbindaddr = 127.0.0.1\n\n\
-    [test]\nsecret = test\nread = all\nwrite = all\n\n\
-    [crm]\nsecret = crm\nread = reporting\nwrite = reporting\n\n\
-    [nobody]\nsecret = nobody\nread = call\nwrite = call\n";
-
 fn start(test: &str) -> (Asterisk, Ami) {
-    let dir = manifest_dir().join("tests/asterisk/routing");
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    let options = Options::sticky(&routing_sticky())
-        .file("extensions.conf", &read("extensions.conf"))
-        .file("queues.conf", &read("queues.conf"))
-        .file("manager.conf", MANAGER);
-    let asterisk = Asterisk::start(test, options);
-    let ami = asterisk.ami();
-    for agent in ["101", "102", "103"] {
-        set_state(&asterisk, agent, "NOT_INUSE");
-    }
-    (asterisk, ami)
+    start_routing_with_users(test, &routing_sticky())
 }
 
 #[test]

@@ -100,14 +100,14 @@ impl Drop for ActionRegistration {
     }
 }
 
-/// The shim's trampolines have four slots.
-const SLOTS: usize = 4;
+/// The shim's trampolines have eight slots.
+const SLOTS: usize = 8;
 
 /// Registers `actions` (the same table for the whole process).
 pub fn register(actions: &'static [ActionDef]) -> Result<ActionRegistration, String> {
     let table = ACTIONS.get_or_init(|| actions);
     if !std::ptr::eq(*table, actions) || actions.len() > SLOTS {
-        return Err("the AMI action table cannot change while Asterisk runs (at most 4 actions)".into());
+        return Err("the AMI action table cannot change while Asterisk runs (at most 8 actions)".into());
     }
     let mut registration = ActionRegistration { names: Vec::new() };
     for (slot, action) in actions.iter().enumerate() {

@@ -41,6 +41,12 @@ impl Shared {
             }
         }
         self.last_by_agent.lock().retain(|_, contact| !self.is_forgotten(contact));
+        {
+            let mut owners = self.owners.lock();
+            for (key, at) in notes {
+                owners.forget(key, *at);
+            }
+        }
         for (key, at) in notes {
             journal.confirm(self.pending.purge(key, *at));
         }

@@ -59,6 +59,9 @@ impl Healer {
                          written there now",
                         made.join(", ")
                     ),
+                    Found::Added => log_warning!(
+                        "res_sticky: a statement met a missing table or column ({reason}); made again: sticky_owner"
+                    ),
                     Found::Created | Found::Upgraded => log_warning!(
                         "res_sticky: a statement met a missing table or column ({reason}); the history tables were \
                          made again, and sticky_schema with them"

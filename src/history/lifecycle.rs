@@ -60,6 +60,7 @@ impl History {
             agents: RwLock::new(settings.agents.clone()),
             forgotten: Mutex::new(HashMap::new()),
             notes_seen: Mutex::new(0),
+            owners: Mutex::default(),
         });
         // What a previous run left in the journal is pending from the start.
         workers::read_back(&shared, &journal);
@@ -108,6 +109,10 @@ impl History {
                 || current.retention != settings.retention
         };
         if restart {
+            if store.is_some() {
+                // Another database: its owners are read whole again.
+                *self.shared.owners.lock() = Default::default();
+            }
             let new_store = store.clone().unwrap_or_else(|| self.store.read().clone());
             let backend = Backend::start(
                 new_store.clone(),

@@ -6,6 +6,7 @@
 //! - `learn`: a contact into the cache, the journal and the pending writes
 //! - `lookup`: a question answered from the cache or a store read in time
 //! - `forget`: `sticky forget`'s notes, applied on every server
+//! - `owners`: account owners set by a CRM (`sticky assign`)
 //! - `lifecycle`: start, reconfigure, stop; `snapshot`: the figures
 //! - `shared`: what every history thread shares; `workers`: those threads
 //!   (the writer, store workers, the sync poller, the pruner)
@@ -25,6 +26,7 @@ mod learn;
 mod lifecycle;
 mod lookup;
 pub mod odbc;
+pub mod owners;
 pub mod pending;
 mod pool;
 pub mod schema;
@@ -50,7 +52,7 @@ use crate::routing::agent::AgentRule;
 
 // Without the module nothing outside the history asks it a question.
 #[cfg_attr(not(feature = "module"), allow(unused_imports))]
-pub use self::lookup::{here, Lookup, LookupError};
+pub use self::lookup::{here, Away, Lookup, LookupError};
 pub use self::shared::{Counters, Shared};
 pub use self::snapshot::Snapshot;
 

@@ -13,9 +13,10 @@ use once_cell::sync::OnceCell;
 
 use super::heal::Healer;
 use super::latency::Latency;
+use super::owners::Owner;
 use super::pool::terminated;
 use super::pool::{self, one_line, Pool};
-use super::schema::{self, Dialect, COLUMNS, COLUMN_COUNT};
+use super::schema::{self, Dialect, COLUMNS, COLUMN_COUNT, OWNER_COLUMNS};
 use super::store::{Note, Row, Store, StoreError, NOTES_PER_READ};
 use crate::routing::contact::{Contact, StoredRow};
 use crate::routing::number::NumberKey;
@@ -194,6 +195,9 @@ impl OdbcStore {
                         schema::VERSION,
                         made.join(", ")
                     ),
+                    schema::Found::Added => {
+                        log_notice!("res_sticky: made the table sticky_owner (account owners set by sticky assign)")
+                    }
                     schema::Found::Current | schema::Found::Created => {}
                 }
                 self.schema_ready.store(true, Ordering::Release);
@@ -452,6 +456,7 @@ impl Store for OdbcStore {
                     (&number, &at),
                     timeout,
                 )?;
+                affected(connection, "DELETE FROM sticky_owner WHERE number_key = ?", &number, timeout)?;
                 connection
                     .execute(
                         &terminated("INSERT INTO sticky_forget (number_key, forgotten_at) VALUES (?, ?)"),
@@ -499,6 +504,12 @@ impl Store for OdbcStore {
             // What other servers had to see of a forgotten number: a day is plenty.
             let day_ago = crate::time::now_ms() - 86_400_000;
             affected(connection, "DELETE FROM sticky_forget WHERE forgotten_at < ?", &day_ago, timeout)?;
+            affected(
+                connection,
+                "DELETE FROM sticky_owner WHERE agent_id = '' AND assigned_at < ?",
+                &day_ago,
+                timeout,
+            )?;
             Ok(erased)
         })
     }
@@ -522,6 +533,61 @@ impl Store for OdbcStore {
 
     fn last_id(&self, timeout: Duration) -> Result<i64, StoreError> {
         self.with_connection(timeout, |connection, _| max_id(connection, "sticky_history", timeout))
+    }
+
+    fn set_owner(&self, owner: &Owner, timeout: Duration) -> Result<(), StoreError> {
+        self.with_connection(timeout, |connection, dialect| {
+            in_transaction(connection, dialect, || {
+                let (number, scope) = (owner.key.as_str().into_parameter(), owner.scope.to_string().into_parameter());
+                affected(
+                    connection,
+                    "DELETE FROM sticky_owner WHERE number_key = ? AND scope = ?",
+                    (&number, &scope),
+                    timeout,
+                )?;
+                let (id, interface) = match &owner.agent {
+                    Some(agent) => (agent.id.to_string(), agent.interface.to_string()),
+                    None => (String::new(), String::new()),
+                };
+                let (id, interface, node) =
+                    (id.into_parameter(), interface.into_parameter(), owner.node.to_string().into_parameter());
+                let sql = format!("INSERT INTO sticky_owner ({OWNER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)");
+                affected(connection, &sql, (&number, &scope, &id, &interface, &owner.at, &node), timeout)?;
+                Ok(())
+            })
+        })
+    }
+
+    fn owners_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<Vec<(i64, Owner)>, StoreError> {
+        self.with_connection(timeout, |connection, dialect| {
+            let sql = format!(
+                "SELECT id, {OWNER_COLUMNS} FROM sticky_owner WHERE id > ? ORDER BY id{}",
+                dialect.limit(limit)
+            );
+            let cursor = connection.execute(&terminated(sql), &after, Some(seconds(timeout))).map_err(query_error)?;
+            let mut owners = Vec::new();
+            let Some(mut cursor) = cursor else {
+                return Ok(owners);
+            };
+            let mut buffer = Vec::new();
+            while let Some(mut row) = cursor.next_row().map_err(query_error)? {
+                let mut fields = Vec::with_capacity(7);
+                for column in 1..=7 {
+                    buffer.clear();
+                    row.get_text(column, &mut buffer).map_err(query_error)?;
+                    fields.push(String::from_utf8_lossy(&buffer).trim().to_string());
+                }
+                if owners.len() >= limit {
+                    break;
+                }
+                let id = fields[0].parse().unwrap_or(0);
+                // A row edited by hand into something unusable is skipped.
+                if let Some(owner) = Owner::from_row(&fields[1..]) {
+                    owners.push((id, owner));
+                }
+            }
+            Ok(owners)
+        })
     }
 
     fn describe(&self) -> String {

@@ -3,6 +3,9 @@
 //! - `sticky_history`: one row per contact (version 1 had no `scope`).
 //! - `sticky_forget`: numbers forgotten (`sticky forget`), for a short while,
 //!   so that every server sharing the database drops them from its cache.
+//! - `sticky_owner`: account owners set by a CRM (`sticky assign`), one row
+//!   per number and scope: the newest change (an empty agent: removed).
+//!   Added within version 2: a module that does not know it leaves it alone.
 //! - `sticky_schema`: the version of the layout. A newer module upgrades an
 //!   older layout in place; a module meeting a newer version than it knows
 //!   refuses to use the tables instead of misreading them.
@@ -22,6 +25,10 @@ pub const COLUMNS: &str =
     "number_key, agent_id, agent_interface, direction, disposition, started_at, node, call_id, client_number, scope";
 /// How many they are.
 pub const COLUMN_COUNT: usize = 10;
+
+/// The columns of an owner row, in the order statements use them.
+pub const OWNER_COLUMNS: &str = "number_key, scope, agent_id, agent_interface, assigned_at, node";
+const OWNER_COLUMNS_WITH_ID: &str = "id, number_key, scope, agent_id, agent_interface, assigned_at, node";
 
 /// The SQL dialects the tables are created and written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +118,24 @@ impl Dialect {
             self.if_not_exists(),
             self.id_column()
         )
+    }
+
+    /// `sticky_owner`, with the index its changes are looked up by.
+    fn create_owner(self) -> Vec<String> {
+        const COLUMNS: &str = "number_key VARCHAR(20) NOT NULL, scope VARCHAR(40) NOT NULL DEFAULT '', \
+             agent_id VARCHAR(120) NOT NULL, agent_interface VARCHAR(120) NOT NULL, assigned_at BIGINT NOT NULL, \
+             node VARCHAR(64) NOT NULL";
+        let (id, maybe) = (self.id_column(), self.if_not_exists());
+        if self == Dialect::MySql {
+            return vec![format!(
+                "CREATE TABLE IF NOT EXISTS sticky_owner ({id}, {COLUMNS}, INDEX sticky_owner_number \
+                 (number_key, scope)) CHARACTER SET utf8mb4"
+            )];
+        }
+        vec![
+            format!("CREATE TABLE {maybe}sticky_owner ({id}, {COLUMNS})"),
+            format!("CREATE INDEX {maybe}sticky_owner_number ON sticky_owner (number_key, scope)"),
+        ]
     }
 
     fn create_version(self) -> String {
@@ -250,6 +275,9 @@ pub enum Found {
     /// The recorded version was current, but these were not there (a table
     /// dropped by hand, an older backup restored) and were made again.
     Restored(Vec<&'static str>),
+    /// The recorded version was current and only `sticky_owner` was not
+    /// there: made (a module from before it existed made the others).
+    Added,
 }
 
 /// Makes sure the tables exist in the current layout, looking at what is
@@ -293,6 +321,13 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
         execute_unless(connection, &dialect.create_forget(), timeout, forget)?;
         made.push("sticky_forget");
     }
+    let owner = || runs(connection, "id", "sticky_owner", timeout);
+    if !probe(connection, "id", "sticky_owner", timeout)? {
+        for statement in dialect.create_owner() {
+            execute_unless(connection, &statement, timeout, owner)?;
+        }
+        made.push("sticky_owner");
+    }
     // Every column the statements name, before anything is recorded.
     if !probe(connection, &format!("id, {COLUMNS}"), "sticky_history", timeout)? {
         return Err(StoreError::Query(format!(
@@ -305,8 +340,18 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
             "sticky_forget lacks a column res_sticky needs (number_key, forgotten_at)".into(),
         ));
     }
+    if !probe(connection, OWNER_COLUMNS_WITH_ID, "sticky_owner", timeout)? {
+        return Err(StoreError::Query(format!(
+            "sticky_owner lacks a column res_sticky needs ({OWNER_COLUMNS}): restore it whole or drop it, and it \
+             is made again"
+        )));
+    }
     if recorded == Some(VERSION) {
-        return Ok(if made.is_empty() { Found::Current } else { Found::Restored(made) });
+        return Ok(match made.as_slice() {
+            [] => Found::Current,
+            ["sticky_owner"] => Found::Added,
+            _ => Found::Restored(made),
+        });
     }
     // The version is recorded only once its layout is really there.
     connection

@@ -71,6 +71,8 @@ pub struct Shared {
     /// The id of the last note of a forgotten number applied here (0 at
     /// start: the notes still kept, a day's, are applied again).
     pub(super) notes_seen: Mutex<i64>,
+    /// Account owners set by `sticky assign`, here or on another server.
+    pub(super) owners: Mutex<super::owners::Owners>,
 }
 
 impl Shared {

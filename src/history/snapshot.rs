@@ -33,6 +33,8 @@ pub struct ReadSteps {
 pub struct Snapshot {
     pub cached_numbers: usize,
     pub cached_contacts: usize,
+    /// Numbers with an account owner (`sticky assign`) known here.
+    pub owned_numbers: usize,
     pub lookups: u64,
     pub hits: u64,
     pub misses: u64,
@@ -80,6 +82,7 @@ impl History {
         Snapshot {
             cached_numbers,
             cached_contacts,
+            owned_numbers: self.shared.owners.lock().owned_numbers(),
             lookups: counters.lookups.load(Ordering::Relaxed),
             hits: counters.hits.load(Ordering::Relaxed),
             misses: counters.misses.load(Ordering::Relaxed),

@@ -63,6 +63,7 @@ pub fn render(config: &Config, dsn_shown: &str, node: &str, snapshot: &Snapshot)
     line("Window:", format_duration(general.window));
     line("Number key:", format!("last {} digits, at least {}", general.match_digits, general.min_digits));
     line("Cache:", format!("{} of {} numbers", history.cached_numbers, general.cache_size));
+    line("Owners:", format!("{} numbers with an owner set by sticky assign", history.owned_numbers));
     line(
         "Cached contacts:",
         format!(

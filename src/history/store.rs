@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::latency::Latency;
+use super::owners::Owner;
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
 
@@ -60,8 +61,9 @@ pub trait Store: Send + Sync {
     /// Writes contacts; one already stored (same call id) is skipped.
     fn insert(&self, contacts: &[Contact], timeout: Duration) -> Result<(), StoreError>;
 
-    /// Erases every contact of `key` and leaves a note (`sticky_forget`) so
-    /// that other servers drop it from their caches; the contacts erased.
+    /// Erases every contact of `key`, and its owners, and leaves a note
+    /// (`sticky_forget`) so that other servers drop it from their caches and
+    /// owners; the contacts erased.
     fn forget(&self, key: &NumberKey, at: i64, timeout: Duration) -> Result<usize, StoreError>;
 
     /// Notes of forgotten numbers with an id above `after`, in id order, at
@@ -69,7 +71,7 @@ pub trait Store: Send + Sync {
     fn forgotten_after(&self, after: i64, timeout: Duration) -> Result<Vec<Note>, StoreError>;
 
     /// Erases up to `limit` contacts that started before `before` (and old
-    /// notes of forgotten numbers); the contacts erased.
+    /// notes of forgotten numbers and of removed owners); the contacts erased.
     fn prune(&self, before: i64, limit: usize, timeout: Duration) -> Result<usize, StoreError>;
 
     /// Rows with an id above `after`, in id order, at most `limit`.
@@ -77,6 +79,13 @@ pub trait Store: Send + Sync {
 
     /// The highest row id (0 for an empty table).
     fn last_id(&self, timeout: Duration) -> Result<i64, StoreError>;
+
+    /// Sets a number's owner in a scope (`sticky_owner`), or with no agent
+    /// removes it: the row of the change replaces the number's row there.
+    fn set_owner(&self, owner: &Owner, timeout: Duration) -> Result<(), StoreError>;
+
+    /// Owner rows with an id above `after`, in id order, at most `limit`.
+    fn owners_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<Vec<(i64, Owner)>, StoreError>;
 
     /// The database product, once known ("SQLite", "PostgreSQL", …).
     fn describe(&self) -> String;
@@ -109,6 +118,8 @@ pub mod memory {
     #[derive(Default)]
     pub struct MemoryStore {
         rows: Mutex<Vec<Row>>,
+        owners: Mutex<Vec<(i64, Owner)>>,
+        owner_ids: std::sync::atomic::AtomicI64,
         forgotten: Mutex<Vec<Note>>,
         pub down: AtomicBool,
         pub reads: std::sync::atomic::AtomicU64,
@@ -235,6 +246,7 @@ pub mod memory {
             if failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
                 return Err(StoreError::Unavailable("erasing failed (a test)".into()));
             }
+            self.owners.lock().retain(|(_, owner)| &owner.key != key);
             let mut rows = self.rows.lock();
             let before = rows.len();
             rows.retain(|(_, c)| &c.number != key || c.started_at > at);
@@ -277,6 +289,19 @@ pub mod memory {
         fn last_id(&self, _: Duration) -> Result<i64, StoreError> {
             self.check()?;
             Ok(self.rows.lock().len() as i64)
+        }
+
+        fn set_owner(&self, owner: &Owner, _: Duration) -> Result<(), StoreError> {
+            self.check()?;
+            let mut owners = self.owners.lock();
+            owners.retain(|(_, known)| known.key != owner.key || known.scope != owner.scope);
+            owners.push((self.owner_ids.fetch_add(1, Ordering::SeqCst) + 1, owner.clone()));
+            Ok(())
+        }
+
+        fn owners_after(&self, after: i64, limit: usize, _: Duration) -> Result<Vec<(i64, Owner)>, StoreError> {
+            self.check()?;
+            Ok(self.owners.lock().iter().filter(|(id, _)| *id > after).take(limit).cloned().collect())
         }
 
         fn describe(&self) -> String {

@@ -161,6 +161,13 @@ impl Backend {
                 poller(&*store, &shared, &journal, &stop_flag, interval, timeout)
             });
         }
+        {
+            let (store, shared, stop_flag, interval) =
+                (store.clone(), shared.clone(), stop.clone(), settings.sync_interval);
+            crew.spawn("sticky-owners".into(), stop.clone(), move || {
+                owner_follower(&*store, &shared, &stop_flag, interval, timeout)
+            });
+        }
         if let Some(retention) = settings.retention {
             let (store, shared, stop_flag) = (store.clone(), shared.clone(), stop.clone());
             crew.spawn("sticky-prune".into(), stop.clone(), move || {
@@ -444,6 +451,39 @@ fn pruner(store: &dyn Store, shared: &Shared, stop: &AtomicBool, retention: Dura
         }
         if erased > 0 {
             log_notice!("res_sticky: pruned {erased} contact(s) older than the retention");
+        }
+    }
+}
+
+/// Reads the account owners (`sticky assign`) whole at start, again and
+/// again until the store answers, then — when servers share the store — the
+/// changes every `interval`.
+fn owner_follower(
+    store: &dyn Store,
+    shared: &Shared,
+    stop: &AtomicBool,
+    interval: Option<Duration>,
+    timeout: Duration,
+) {
+    let mut backoff = Duration::from_millis(200);
+    while !stop.load(Ordering::SeqCst) {
+        if shared.owners.lock().loaded {
+            match interval {
+                Some(interval) => pause(stop, interval),
+                None => {
+                    pause(stop, Duration::from_secs(1));
+                    continue;
+                }
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if shared.follow_owners(store, timeout) {
+            backoff = Duration::from_millis(200);
+        } else {
+            pause(stop, backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 }

@@ -134,6 +134,11 @@ pub fn families(figures: &Figures) -> Vec<Family> {
         gauge("asterisk_sticky_cache_numbers", "Numbers in the cache.", history.cached_numbers as f64),
         gauge("asterisk_sticky_cache_contacts", "Contacts in the cache.", history.cached_contacts as f64),
         gauge(
+            "asterisk_sticky_owned_numbers",
+            "Numbers with an account owner set by sticky assign.",
+            history.owned_numbers as f64,
+        ),
+        gauge(
             "asterisk_sticky_cache_capacity_numbers",
             "cache_size: the most numbers cached.",
             figures.cache_capacity as f64,

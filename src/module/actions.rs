@@ -1,18 +1,19 @@
 //! The AMI actions for CRMs and wallboards: `StickyShowAgent`,
-//! `StickyForget` and `StickyStats`. Every header is checked as dialplan
+//! `StickyForget`, `StickyAssign`, `StickyUnassign` and `StickyStats`. Every header is checked as dialplan
 //! input is (number, window, scope); a bad one gets `Response: Error` and a
 //! log line.
 
+use super::owners;
 use super::queue::judge_agent;
 use super::routing::stats_rows;
 use super::running::{self, Rules, Running};
 use crate::asterisk::manager::{ActionDef, ActionReply, ActionRequest, CLASS_REPORTING, CLASS_SYSTEM};
-use crate::history::Lookup;
+use crate::history::{here, Lookup};
 use crate::host::vocabulary::Direction;
 use crate::routing::number::NumberKey;
 use crate::routing::query::parse_window;
 use crate::routing::scope;
-use crate::routing::stats::STATUSES;
+use crate::routing::stats::{RANKS, STATUSES};
 use crate::text::shown;
 use crate::{log_notice, log_warning};
 use std::sync::Arc;
@@ -35,6 +36,24 @@ pub static ACTIONS: &[ActionDef] = &[
         description: c"Headers: Number (required). Erases every contact of the number, as\n\
             'sticky forget' does. Needs the 'system' class.\n",
         handler: forget,
+    },
+    ActionDef {
+        name: c"StickyAssign",
+        authority: CLASS_SYSTEM,
+        synopsis: c"Set the account owner of a client number.",
+        description: c"Headers: Number and Interface (required: the agent's interface as the\n\
+            history stores it, PJSIP/102 or Local/102@agents), Scope. Does what\n\
+            'sticky assign' does: STICKY_ROUTE and LAST_AGENT with option a prefer\n\
+            the owner. Needs the 'system' class.\n",
+        handler: assign,
+    },
+    ActionDef {
+        name: c"StickyUnassign",
+        authority: CLASS_SYSTEM,
+        synopsis: c"Remove the account owner of a client number.",
+        description: c"Headers: Number (required), Scope. Does what 'sticky unassign' does.\n\
+            Needs the 'system' class.\n",
+        handler: unassign,
     },
     ActionDef {
         name: c"StickyStats",
@@ -137,6 +156,38 @@ fn forget(request: &ActionRequest) -> ActionReply {
     }
 }
 
+fn assign(request: &ActionRequest) -> ActionReply {
+    let interface = request.header("Interface");
+    if interface.trim().is_empty() {
+        log_warning!("StickyAssign: no Interface header (StickyUnassign removes an owner)");
+        return ActionReply::Error("Interface is required (StickyUnassign removes an owner)".into());
+    }
+    change_owner("StickyAssign", request, &interface)
+}
+
+fn unassign(request: &ActionRequest) -> ActionReply {
+    change_owner("StickyUnassign", request, "")
+}
+
+fn change_owner(action: &str, request: &ActionRequest, interface: &str) -> ActionReply {
+    let Some(running) = running::current() else {
+        return ActionReply::Error("res_sticky is not running".into());
+    };
+    let assignment = match owners::assignment(&running, &request.header("Number"), interface, &request.header("Scope"))
+    {
+        Ok(assignment) => assignment,
+        Err(error) => {
+            log_warning!("{action}: {error}");
+            return ActionReply::Error(error);
+        }
+    };
+    let key = assignment.key.to_string();
+    match owners::apply(&running, assignment, "over AMI", &here) {
+        Ok(()) => ActionReply::Success(vec![("Number".into(), key), ("Owner".into(), interface.to_string())]),
+        Err(error) => ActionReply::Error(owners::failure(&error)),
+    }
+}
+
 fn stats(_request: &ActionRequest) -> ActionReply {
     if running::current().is_none() {
         return ActionReply::Error("res_sticky is not running".into());
@@ -149,6 +200,13 @@ fn stats(_request: &ActionRequest) -> ActionReply {
                 fields.push((format!("{}Hour", status.as_str()), hour.decisions[i].to_string()));
                 fields.push((format!("{}Day", status.as_str()), day.decisions[i].to_string()));
             }
+            for (i, rank) in RANKS.iter().enumerate() {
+                let rank = rank.replace('+', "Plus");
+                fields.push((format!("RoutedRank{rank}Hour"), hour.routed_rank[i].to_string()));
+                fields.push((format!("RoutedRank{rank}Day"), day.routed_rank[i].to_string()));
+            }
+            fields.push(("RoutedOwnerHour".into(), hour.routed_owner.to_string()));
+            fields.push(("RoutedOwnerDay".into(), day.routed_owner.to_string()));
             fields.push(("AnsweredHour".into(), hour.answered.to_string()));
             fields.push(("AnsweredDay".into(), day.answered.to_string()));
             fields.push(("FallbacksHour".into(), hour.fallbacks().to_string()));

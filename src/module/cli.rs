@@ -30,7 +30,8 @@ pub fn begin_with_number(
 ) -> Result<(Arc<Running>, Arc<Rules>, NumberKey), CliResult> {
     let running = begin(context, words)?;
     let rules = running.rules();
-    let at = if context.argv.get(1).is_some_and(|word| word == "forget") { 2 } else { 3 };
+    let verb = |word: &String| ["forget", "assign", "unassign"].contains(&word.as_str());
+    let at = if context.argv.get(1).is_some_and(verb) { 2 } else { 3 };
     let number = context.argv.get(at).ok_or(CliResult::ShowUsage)?;
     match rules.keys().key(number) {
         Ok(key) => Ok((running, rules, key)),

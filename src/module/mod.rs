@@ -6,6 +6,7 @@
 //! - `routing`: LAST_AGENT, STICKY_ROUTE, learning from CDRs, the history commands
 //! - `notice`: SCHEDULE_NOTICE and the notice commands
 //! - `mobile`: MOBILE_AGENT and `sticky show mobile`
+//! - `owners`: account owners set by a CRM (`sticky assign`, STICKY_ASSIGN)
 //! - `status`: `sticky show status`
 //! - `metrics`: every figure gathered, for the status and Asterisk's `/metrics`
 //!
@@ -19,6 +20,7 @@ mod cli;
 mod metrics;
 mod mobile;
 mod notice;
+mod owners;
 mod queue;
 mod routing;
 mod running;
@@ -57,6 +59,7 @@ static FUNCTIONS: &[FunctionDef] = &[
 static APPLICATIONS: &[ApplicationDef] = &[
     ApplicationDef { name: c"SCHEDULE_NOTICE", execute: notice::schedule_notice },
     ApplicationDef { name: c"MOBILE_AGENT", execute: mobile::mobile_agent },
+    ApplicationDef { name: c"STICKY_ASSIGN", execute: owners::sticky_assign },
 ];
 
 static CLI: &[CliCommand] = &[
@@ -95,6 +98,18 @@ static CLI: &[CliCommand] = &[
         summary: c"Erase a client's contact history",
         usage: c"Usage: sticky forget <number>\n       Erases every contact of the number from the history database, this\n       server's cache and journal, and (within sync_interval) the cache of\n       every server sharing the database. Logged without the number.\n",
         handler: routing::forget,
+    },
+    CliCommand {
+        command: c"sticky assign",
+        summary: c"Set the account owner of a client number",
+        usage: c"Usage: sticky assign <number> <interface> [scope]\n       Makes the agent of <interface> (as the history stores agents:\n       PJSIP/102, Local/102@agents) the number's owner, in one scope if\n       given. STICKY_ROUTE and LAST_AGENT with option a prefer the owner\n       to the history. Stored in the history database: every server\n       sharing it follows within its sync_interval. sticky forget removes\n       it with the contacts.\n",
+        handler: owners::assign_cli,
+    },
+    CliCommand {
+        command: c"sticky unassign",
+        summary: c"Remove the account owner of a client number",
+        usage: c"Usage: sticky unassign <number> [scope]\n       Removes the owner sticky assign set for the number (in that scope;\n       without one, the owner for every scope). The history's agents\n       route the number again.\n",
+        handler: owners::assign_cli,
     },
     CliCommand {
         command: c"sticky import cdr",

@@ -12,6 +12,7 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
 use super::cli::{begin, begin_with_number};
+use super::owners;
 use super::queue::judge_agent;
 use super::running::{self, Rules, Running};
 use crate::asterisk::channel::Channel;
@@ -131,6 +132,9 @@ pub(super) fn last_agent(channel: Option<&Channel>, data: &str) -> ReadResult {
     let running = running::current().ok_or(())?;
     let rules = running.rules();
     let asked = find("LAST_AGENT", &running, &rules, channel, data)?;
+    if let Some(agent) = owner_of(&running, &asked).and_then(|owner| owner.agent) {
+        return Ok(if asked.arguments.options.interface { agent.interface } else { agent.id }.to_string());
+    }
     Ok(match asked.found {
         Found::Contact(Some(contact)) if asked.arguments.options.interface => contact.agent.interface.to_string(),
         Found::Contact(Some(contact)) => contact.agent.id.to_string(),
@@ -147,16 +151,23 @@ fn decided(
     contact: Option<&Contact>,
     queue: &str,
     rank: usize,
+    owner: bool,
 ) {
     let (agent, interface) =
         contact.map_or((Arc::from(""), Arc::from("")), |c| (c.agent.id.clone(), c.agent.interface.clone()));
     let scope: Arc<str> = asked.and_then(|a| a.scope.clone()).unwrap_or_else(|| Arc::from(""));
     let (uniqueid, linkedid) = channel.map(Channel::ids).unwrap_or_default();
+    let source = match (contact, owner && rank == 1) {
+        (None, _) => "",
+        (Some(_), true) => "OWNER",
+        (Some(_), false) => "HISTORY",
+    };
     if let Some(channel) = channel {
         channel.set_variable("STICKY_AGENT", &agent);
         channel.set_variable("STICKY_INTERFACE", &interface);
         channel.set_variable("STICKY_STATUS", status.as_str());
         channel.set_variable("STICKY_RANK", &if rank == 0 { String::new() } else { rank.to_string() });
+        channel.set_variable("STICKY_SOURCE", source);
     }
     let number = asked.and_then(|a| a.key.as_ref()).map(NumberKey::to_string).unwrap_or_default();
     let micros = asked.map_or(0, |a| a.took.as_micros()).to_string();
@@ -174,12 +185,13 @@ fn decided(
             ("LookupMicros", &micros),
             ("Queue", queue),
             ("Rank", &if rank == 0 { String::new() } else { rank.to_string() }),
+            ("Source", source),
         ],
     );
     let mut stats = STATS.lock();
     stats.decided(now_ms(), &scope, status, &linkedid, &interface);
-    if status == RouteStatus::Routed && rank > 1 {
-        stats.routed_at_rank(now_ms(), &scope);
+    if status == RouteStatus::Routed {
+        stats.routed_at(now_ms(), &scope, rank, owner && rank == 1);
     }
 }
 
@@ -188,19 +200,26 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
     let running = running::current().ok_or(())?;
     let rules = running.rules();
     let asked = find("STICKY_ROUTE", &running, &rules, channel, data).inspect_err(|_| {
-        decided(channel, None, RouteStatus::Invalid, None, "", 0);
+        decided(channel, None, RouteStatus::Invalid, None, "", 0, false);
     })?;
-    let contact = match &asked.found {
-        Found::Contact(Some(contact)) => contact.clone(),
-        other => {
-            let status = match other {
-                Found::Invalid => RouteStatus::Invalid,
-                Found::Failed => RouteStatus::Error,
-                _ => RouteStatus::NoHistory,
-            };
-            decided(channel, Some(&asked), status, None, "", 0);
-            return Ok(String::new());
-        }
+    // With `a`, the owner (known in memory) comes first, even when the
+    // history could not be read.
+    let owner = owner_of(&running, &asked).and_then(|owner| owners::as_contact(&owner));
+    let owned = owner.is_some();
+    let contact = match (&asked.found, owner) {
+        (Found::Invalid, _) => None,
+        (_, Some(owner)) => Some(owner),
+        (Found::Contact(Some(contact)), None) => Some(contact.clone()),
+        _ => None,
+    };
+    let Some(contact) = contact else {
+        let status = match &asked.found {
+            Found::Invalid => RouteStatus::Invalid,
+            Found::Failed => RouteStatus::Error,
+            _ => RouteStatus::NoHistory,
+        };
+        decided(channel, Some(&asked), status, None, "", 0, false);
+        return Ok(String::new());
     };
     let (contact, mut decision, queue, rank) = fallback(channel, &running, &rules, &asked, contact);
     if let (true, Some(wait), Some(channel)) = (decision.status.may_wait(), asked.arguments.options.wait, channel) {
@@ -214,7 +233,7 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
             decision = match wait_for_agent(channel, &rules, &contact, decision, wait, asked.arguments.options.sound) {
                 Ok(decision) => decision,
                 Err(Hungup) => {
-                    decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact), &queue, rank);
+                    decided(Some(channel), Some(&asked), RouteStatus::Hangup, Some(&contact), &queue, rank, owned);
                     return Ok(String::new());
                 }
             };
@@ -222,19 +241,31 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
     }
     verbose!(
         3,
-        "STICKY_ROUTE({}): agent {} on {} is {}: {}",
+        "STICKY_ROUTE({}): {}agent {} on {} is {}: {}",
         contact.number,
+        if owned && rank == 1 { "owner " } else { "" },
         contact.agent.id,
         decision.device,
         decision.state,
         decision.status.as_str()
     );
-    decided(channel, Some(&asked), decision.status, Some(&contact), &queue, rank);
+    decided(channel, Some(&asked), decision.status, Some(&contact), &queue, rank, owned);
     Ok(decision.dial.unwrap_or_default())
 }
 
+/// With option `a`: the owner `sticky assign` set for the number, in the
+/// scope asked (else in every scope).
+fn owner_of(running: &Running, asked: &Asked) -> Option<crate::history::owners::Owner> {
+    if !asked.arguments.options.owner {
+        return None;
+    }
+    let owner = running.history.owner_of(asked.key.as_ref()?, asked.scope.as_deref())?;
+    owner.agent.is_some().then_some(owner)
+}
+
 /// Option `l(N)`: the last N distinct agents of the client, newest first;
-/// the first who can take the call wins. Else the newest (rank 1).
+/// the first who can take the call wins. Else the newest (rank 1) — or,
+/// with `a`, the owner as rank 1 and the client's last agents after it.
 fn fallback(
     channel: Option<&Channel>,
     running: &Running,
@@ -257,13 +288,15 @@ fn fallback(
     };
     let since = now_ms() - asked.arguments.window.as_millis() as i64;
     let filter = rules.filter(options.direction, asked.scope.clone());
-    for (index, candidate) in distinct_agents(&contacts, since, &filter, count as usize).into_iter().enumerate() {
-        if index == 0 || candidate.agent.id == newest.agent.id {
-            continue;
-        }
+    // Whoever rank 1 was (the newest agent, or the owner), the others follow.
+    let others = distinct_agents(&contacts, since, &filter, count as usize + 1)
+        .into_iter()
+        .filter(|candidate| candidate.agent.id != newest.agent.id)
+        .take(count as usize - 1);
+    for (index, candidate) in others.enumerate() {
         let (judged, judged_queue) = judge_agent(channel, rules, candidate);
         if judged.status == RouteStatus::Routed {
-            return (candidate.clone(), judged, judged_queue, index + 1);
+            return (candidate.clone(), judged, judged_queue, index + 2);
         }
     }
     (newest, verdict, queue, 1)
@@ -487,6 +520,7 @@ pub(super) fn show_agent(context: &CliContext) -> CliResult {
         format_duration(window),
         scope.as_ref().map(|s| format!(", scope {s}")).unwrap_or_default()
     );
+    out.push_str(&owners::describe_owners(&running, &key));
     let mut last = None;
     for (label, direction, first) in [
         ("Last agent:", None, false),

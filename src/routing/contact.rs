@@ -41,7 +41,7 @@ pub struct StoredRow {
 }
 
 /// The longest server name a stored contact may carry.
-const MAX_NODE: usize = 128;
+pub const MAX_NODE: usize = 128;
 
 impl Contact {
     /// Rebuilds a contact read from the history table, checking every field

@@ -36,6 +36,8 @@ pub struct Options {
     pub sound: WaitSound,
     /// `l(N)`: STICKY_ROUTE tries the last N distinct agents, newest first.
     pub last: Option<u8>,
+    /// `a`: the account owner set by `sticky assign` comes first.
+    pub owner: bool,
 }
 
 /// The most agents `l(N)` tries.
@@ -51,6 +53,7 @@ pub fn parse_options(text: &str) -> Result<Options, String> {
             'o' => outbound = true,
             'f' => options.first = true,
             'n' => options.interface = true,
+            'a' => options.owner = true,
             'm' => options.sound = WaitSound::Music,
             'r' => options.sound = WaitSound::Ringing,
             'w' => {
@@ -241,6 +244,8 @@ mod tests {
     #[test]
     fn the_last_distinct_agents() {
         assert_eq!(parse_options("l(3)w(5)").unwrap().last, Some(3));
+        assert!(parse_options("al(3)").unwrap().owner);
+        assert!(!parse_options("l(3)").unwrap().owner);
         for bad in ["l", "l(", "l(0)", "l(11)", "l(x)", "l(-1)", "l(3"] {
             assert!(parse_options(bad).is_err(), "{bad:?} accepted");
         }

@@ -42,10 +42,15 @@ pub struct Counts {
     pub answered: u64,
     /// Routed calls the sticky agent did not answer.
     pub missed: u64,
-    /// Routed calls that went to an earlier agent than the newest (`l(N)`,
-    /// rank 2 or later).
-    pub routed_later_rank: u64,
+    /// ROUTED decisions by the rank of the agent routed to: the newest
+    /// agent (or the owner, with `a`), the second, the third or later (`l(N)`).
+    pub routed_rank: [u64; 3],
+    /// ROUTED decisions that went to the account owner (`a`).
+    pub routed_owner: u64,
 }
+
+/// The labels of [`Counts::routed_rank`], as AMI fields and in `sticky show stats`.
+pub const RANKS: [&str; 3] = ["1", "2", "3+"];
 
 impl Counts {
     fn add(&mut self, other: &Counts) {
@@ -54,7 +59,10 @@ impl Counts {
         }
         self.answered += other.answered;
         self.missed += other.missed;
-        self.routed_later_rank += other.routed_later_rank;
+        for (mine, theirs) in self.routed_rank.iter_mut().zip(other.routed_rank) {
+            *mine += theirs;
+        }
+        self.routed_owner += other.routed_owner;
     }
 
     pub fn total(&self) -> u64 {
@@ -130,9 +138,14 @@ impl Stats {
         }
     }
 
-    /// A ROUTED decision at `now` went to an agent of rank 2 or later.
-    pub fn routed_at_rank(&mut self, now: i64, scope: &Arc<str>) {
-        self.scopes.entry(scope.clone()).or_default().at(minute(now)).routed_later_rank += 1;
+    /// A ROUTED decision at `now` went to the agent of `rank` (1: the
+    /// newest, or the owner when `owner`).
+    pub fn routed_at(&mut self, now: i64, scope: &Arc<str>, rank: usize, owner: bool) {
+        let counts = self.scopes.entry(scope.clone()).or_default().at(minute(now));
+        counts.routed_rank[rank.clamp(1, RANKS.len()) - 1] += 1;
+        if owner {
+            counts.routed_owner += 1;
+        }
     }
 
     /// A finished CDR of some call: answered by the interface it routed
@@ -229,9 +242,16 @@ pub fn render(rows: &[(Arc<str>, Counts, Counts)], following: usize) -> String {
                 format!("{:.0}%", 100.0 * c.answered as f64 / resolved as f64)
             }
         };
-        if day.routed_later_rank > 0 {
-            let (h, d) = (hour.routed_later_rank, day.routed_later_rank);
-            let _ = writeln!(out, "  {:<23} {h:>8} / {d:>8}", "routed to rank 2+:");
+        // Ranks are worth a line once an agent other than the newest was chosen.
+        if day.routed_rank[1..].iter().sum::<u64>() > 0 {
+            for (i, rank) in RANKS.iter().enumerate() {
+                let label = format!("routed to rank {rank}:");
+                let _ = writeln!(out, "  {label:<23} {:>8} / {:>8}", hour.routed_rank[i], day.routed_rank[i]);
+            }
+        }
+        if day.routed_owner > 0 {
+            let (h, d) = (hour.routed_owner, day.routed_owner);
+            let _ = writeln!(out, "  {:<23} {h:>8} / {d:>8}", "routed to the owner:");
         }
         let _ = writeln!(out, "  {:<23} {:>8} / {:>8}", "answered by the agent:", hour.answered, day.answered);
         let _ = writeln!(out, "  {:<23} {:>8} / {:>8}", "success rate:", rate(hour), rate(day));
@@ -275,6 +295,23 @@ mod tests {
         assert_eq!((hour.total(), day.total()), (0, 1), "three hours ago: in the day, not the hour");
         let text = render(&rows, stats.following());
         assert!(text.contains("Scope sales") && text.contains("success rate") && text.contains("50%"), "{text}");
+    }
+
+    #[test]
+    fn routed_calls_are_counted_by_rank_and_owner() {
+        let mut stats = Stats::default();
+        let (scope, agent): (Arc<str>, Arc<str>) = (Arc::from(""), Arc::from("PJSIP/102"));
+        let start = 1_800_000_000_000;
+        for (rank, owner) in [(1, true), (1, false), (2, false), (3, false), (7, false)] {
+            stats.decided(start, &scope, RouteStatus::Routed, "", &agent);
+            stats.routed_at(start, &scope, rank, owner);
+        }
+        let rows = stats.report(start);
+        let (_, hour, _) = &rows[0];
+        assert_eq!(hour.routed_rank, [2, 1, 2], "rank 7 counts as 3+");
+        assert_eq!(hour.routed_owner, 1);
+        let text = render(&rows, 0);
+        assert!(text.contains("routed to rank 3+:") && text.contains("routed to the owner:"), "{text}");
     }
 
     #[test]

@@ -352,9 +352,14 @@ RS_STICKY_ACTION_SLOT(0)
 RS_STICKY_ACTION_SLOT(1)
 RS_STICKY_ACTION_SLOT(2)
 RS_STICKY_ACTION_SLOT(3)
+RS_STICKY_ACTION_SLOT(4)
+RS_STICKY_ACTION_SLOT(5)
+RS_STICKY_ACTION_SLOT(6)
+RS_STICKY_ACTION_SLOT(7)
 
 static int (*const action_slots[])(struct mansession *, const struct message *) = {
 	action_slot_0, action_slot_1, action_slot_2, action_slot_3,
+	action_slot_4, action_slot_5, action_slot_6, action_slot_7,
 };
 
 int rs_sticky_shim_manager_register(const char *name, int authority, int slot, const char *synopsis,

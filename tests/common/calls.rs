@@ -22,9 +22,25 @@ pub fn routing_sticky() -> String {
     std::fs::read_to_string(manifest_dir().join("tests/asterisk/routing/sticky.conf")).unwrap()
 }
 
+/// manager.conf: `test` (everything), `crm` (reporting only), `nobody`
+/// (call events only).
+pub const MANAGER_USERS: &str = "[general]\nenabled = yes\nport = @AMI_PORT@\nbindaddr = 127.0.0.1\n\n\
+    [test]\nsecret = test\nread = all\nwrite = all\n\n\
+    [crm]\nsecret = crm\nread = reporting\nwrite = reporting\n\n\
+    [nobody]\nsecret = nobody\nread = call\nwrite = call\n";
+
 /// Starts an instance with the routing dialplan; agents 101–103 are free.
 pub fn start_routing(test: &str, sticky: &str) -> (Asterisk, Ami) {
-    let asterisk = Asterisk::start(test, routing_options(sticky));
+    start_routing_with(test, routing_options(sticky))
+}
+
+/// [`start_routing`] with the AMI users of [`MANAGER_USERS`].
+pub fn start_routing_with_users(test: &str, sticky: &str) -> (Asterisk, Ami) {
+    start_routing_with(test, routing_options(sticky).file("manager.conf", MANAGER_USERS))
+}
+
+fn start_routing_with(test: &str, options: Options) -> (Asterisk, Ami) {
+    let asterisk = Asterisk::start(test, options);
     let ami = asterisk.ami();
     for agent in ["101", "102", "103"] {
         set_state(&asterisk, agent, "NOT_INUSE");
