@@ -21,10 +21,13 @@ const WRAPUP: u64 = 8;
 fn start(test: &str) -> (Asterisk, Ami) {
     let dir = manifest_dir().join("tests/asterisk/routing");
     let dialplan = std::fs::read_to_string(dir.join("extensions.conf")).unwrap()
-        + "\n[queue-desk]\nexten => _X.,1,Queue(desk,,,,10)\n same => n,Hangup()\n";
+        + "\n[queue-desk]\nexten => _X.,1,Queue(desk,,,,10)\n same => n,Hangup()\n"
+        + THROUGH_QUEUE;
     let queues = std::fs::read_to_string(dir.join("queues.conf")).unwrap()
         + &format!(
             "\n[desk]\nstrategy = linear\ntimeout = 5\nretry = 1\nwrapuptime = {WRAPUP}\n\
+             member => Local/101@agents/n,0,Agent 101,Custom:agent101\n\n\
+             [desk-101]\nstrategy = linear\ntimeout = 5\nretry = 1\nwrapuptime = {WRAPUP}\n\
              member => Local/101@agents/n,0,Agent 101,Custom:agent101\n"
         );
     let options = Options::sticky(&routing_sticky()).file("extensions.conf", &dialplan).file("queues.conf", &queues);
@@ -35,6 +38,22 @@ fn start(test: &str) -> (Asterisk, Ami) {
     }
     (asterisk, ami)
 }
+
+/// The README's recipe for sites that want every call in the queue's own
+/// reports: the sticky agent through a queue of their own (`desk-<agent>`,
+/// the agent its only member), so that app_queue rings them and writes
+/// queue_log; the shared queue otherwise.
+const THROUGH_QUEUE: &str = "\n[through-queue]\n\
+    exten => 100,1,Set(__STICKY_SCOPE=desk)\n\
+     same => n,Set(TARGET=${STICKY_ROUTE(${CALLERID(num)},1h)})\n\
+     same => n,UserEvent(StickyRoute,Caller: ${CALLERID(num)},Status: ${STICKY_STATUS},Agent: ${STICKY_AGENT})\n\
+     same => n,GotoIf($[\"${TARGET}\" = \"\"]?shared)\n\
+     same => n,GotoIf($[${QUEUE_EXISTS(desk-${STICKY_AGENT})}]?own)\n\
+     same => n,Dial(${TARGET},20,tT)\n\
+     same => n,Hangup()\n\
+     same => n(own),Queue(desk-${STICKY_AGENT},,,,15)\n\
+     same => n(shared),Queue(desk,,,,10)\n\
+     same => n,Hangup()\n";
 
 /// A client's call answered by `agent` in the scope `desk` (the queue's name).
 fn contact_in_desk(asterisk: &Asterisk, ami: &Ami, client: &str, agent: &str) {
@@ -186,4 +205,31 @@ fn the_last_three_ring_the_second_agent_when_the_newest_is_busy() {
     let stats = asterisk.cli("sticky show stats");
     assert!(stats.lines().any(|l| l.contains("routed to rank 2:") && l.contains(" 1 /")), "{stats}");
     assert_eq!(asterisk.eval(&format!("STICKY_ROUTE({CLIENT},,l(11))")), "", "a bad count is refused");
+}
+
+#[test]
+fn a_sticky_call_through_the_agents_own_queue_is_in_queue_log() {
+    let (asterisk, ami) = start("queuelog");
+    contact_in_desk(&asterisk, &ami, CLIENT, "101");
+    let rang = ami.all(|m| m.is_user_event("AgentRang") && m.get("Agent") == Some("101")).len();
+    ami.originate(&format!("Local/{CLIENT}@client"), "through-queue", "100", &format!("<{CLIENT}>"), &[]);
+    let routed = ami.wait(WAIT, |m| m.is_user_event("StickyRoute") && m.get("Caller") == Some(CLIENT));
+    assert_eq!(routed.as_ref().map(status), Some((Some("ROUTED"), Some("101"))), "{routed:?}");
+    assert!(agent_rang(&ami, "101", rang + 1), "app_queue rang the sticky agent");
+    // app_queue's own records of a call it connected: the queue's reports count it.
+    let queue_log = asterisk.dir.join("log/queue_log");
+    let events = wait_for(WAIT, || {
+        let text = std::fs::read_to_string(&queue_log).unwrap_or_default();
+        let of_desk: Vec<String> = text.lines().filter(|l| l.contains("|desk-101|")).map(str::to_string).collect();
+        of_desk.iter().any(|l| l.contains("|COMPLETE")).then_some(of_desk)
+    });
+    let events = events.unwrap_or_else(|| panic!("{}", std::fs::read_to_string(&queue_log).unwrap_or_default()));
+    let kinds: Vec<&str> = events.iter().filter_map(|l| l.split('|').nth(4)).collect();
+    for kind in ["ENTERQUEUE", "CONNECT"] {
+        assert!(kinds.contains(&kind), "{kind} missing: {events:#?}");
+    }
+    assert!(kinds.iter().any(|k| *k == "COMPLETEAGENT" || *k == "COMPLETECALLER"), "{events:#?}");
+    let connect = events.iter().find(|l| l.contains("|CONNECT|")).unwrap();
+    assert_eq!(connect.split('|').nth(3), Some("Agent 101"), "the member who took it: {connect}");
+    assert!(events.iter().find(|l| l.contains("|ENTERQUEUE|")).unwrap().contains(CLIENT), "{events:#?}");
 }
