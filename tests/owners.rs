@@ -144,3 +144,45 @@ fn an_owner_set_on_one_server_routes_on_another() {
         "a removal row"
     );
 }
+
+/// The owners' statements on a real server: the later of two changes stays,
+/// a change dated before a forgetting is dropped, a row dated ahead of the
+/// clock is not believed.
+fn owners_are_kept_right_on(kind: Kind, test: &str) {
+    let server = Server::start(kind, test);
+    // The mariadb client has no default database; psql's is the one used.
+    let table = if kind == Kind::MariaDb { "sticky.sticky_owner" } else { "sticky_owner" };
+    let sql = |text: &str| server.sql(&text.replace("sticky_owner", table));
+    let sticky = format!("{}dsn = {}\nsync_interval = 500ms\n", routing_sticky(), server.dsn_for_conf());
+    let (asterisk, _ami) = start_routing(test, &sticky);
+    let owner = || sql("SELECT agent_id FROM sticky_owner WHERE number_key = '9123456789' AND scope = ''");
+    assert!(asterisk.cli(&format!("sticky assign {CLIENT} Local/102@agents")).contains("owned by"));
+    assert_eq!(owner().trim(), "102");
+    // Another server's change made later than ours (its clock two minutes on):
+    // ours, arriving after it, does not replace it.
+    sql("UPDATE sticky_owner SET assigned_at = assigned_at + 120000 WHERE number_key = '9123456789'");
+    asterisk.cli(&format!("sticky assign {CLIENT} Local/103@agents"));
+    assert_eq!(owner().trim(), "102", "the later change stays");
+    sql("UPDATE sticky_owner SET assigned_at = assigned_at - 120000 WHERE number_key = '9123456789'");
+    // A row dated an hour ahead (edited by hand) is not believed.
+    sql(
+        "INSERT INTO sticky_owner (number_key, scope, agent_id, agent_interface, assigned_at, node) \
+         VALUES ('9120000002', '', '101', 'Local/101@agents', 99999999999999, 'elsewhere')",
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(asterisk.eval("LAST_AGENT(79120000002,,a)"), "");
+    // Forgotten: every owner goes, and no earlier change comes back.
+    asterisk.cli(&format!("sticky forget {CLIENT}"));
+    assert_eq!(owner().trim(), "");
+    assert_eq!(asterisk.eval(&format!("LAST_AGENT({CLIENT},,a)")), "");
+}
+
+#[test]
+fn owners_are_kept_right_on_postgres() {
+    owners_are_kept_right_on(Kind::Postgres, "ownerspg");
+}
+
+#[test]
+fn owners_are_kept_right_on_mariadb() {
+    owners_are_kept_right_on(Kind::MariaDb, "ownersmaria");
+}

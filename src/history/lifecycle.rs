@@ -111,7 +111,7 @@ impl History {
         if restart {
             if store.is_some() {
                 // Another database: its owners are read whole again.
-                *self.shared.owners.lock() = Default::default();
+                self.shared.owners.lock().reset();
             }
             let new_store = store.clone().unwrap_or_else(|| self.store.read().clone());
             let backend = Backend::start(

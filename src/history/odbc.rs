@@ -13,7 +13,7 @@ use once_cell::sync::OnceCell;
 
 use super::heal::Healer;
 use super::latency::Latency;
-use super::owners::Owner;
+use super::owners::{Owner, OwnerPage, REMOVAL_KEPT_MS};
 use super::pool::terminated;
 use super::pool::{self, one_line, Pool};
 use super::schema::{self, Dialect, COLUMNS, COLUMN_COUNT, OWNER_COLUMNS};
@@ -277,6 +277,27 @@ fn affected(
     Ok(statement.row_count().map_err(query_error)?.unwrap_or(0))
 }
 
+/// The one number a `SELECT COUNT(*) …` answers.
+fn count(
+    connection: &Connection<'static>,
+    sql: &str,
+    parameters: impl ParameterCollectionRef,
+    timeout: Duration,
+) -> Result<i64, StoreError> {
+    let mut statement = connection.preallocate().map_err(query_error)?;
+    statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
+    let mut total = 0;
+    if let Some(mut cursor) = statement.execute(&terminated(sql), parameters).map_err(query_error)? {
+        if let Some(mut row) = cursor.next_row().map_err(query_error)? {
+            let mut buffer = Vec::new();
+            if row.get_text(1, &mut buffer).map_err(query_error)? {
+                total = String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// The highest id of a table (0 when empty).
 fn max_id(connection: &Connection<'static>, table: &str, timeout: Duration) -> Result<i64, StoreError> {
     let cursor = connection
@@ -456,7 +477,9 @@ impl Store for OdbcStore {
                     (&number, &at),
                     timeout,
                 )?;
-                affected(connection, "DELETE FROM sticky_owner WHERE number_key = ?", &number, timeout)?;
+                // Owners set after the forgetting stay (an erase retried late).
+                let owners = "DELETE FROM sticky_owner WHERE number_key = ? AND assigned_at <= ?";
+                affected(connection, owners, (&number, &at), timeout)?;
                 connection
                     .execute(
                         &terminated("INSERT INTO sticky_forget (number_key, forgotten_at) VALUES (?, ?)"),
@@ -539,12 +562,25 @@ impl Store for OdbcStore {
         self.with_connection(timeout, |connection, dialect| {
             in_transaction(connection, dialect, || {
                 let (number, scope) = (owner.key.as_str().into_parameter(), owner.scope.to_string().into_parameter());
-                affected(
+                // A change made later (a retry that landed first, another
+                // server) or a forgetting since wins: this one is dropped.
+                let newer = count(
                     connection,
-                    "DELETE FROM sticky_owner WHERE number_key = ? AND scope = ?",
-                    (&number, &scope),
+                    "SELECT COUNT(*) FROM sticky_owner WHERE number_key = ? AND scope = ? AND assigned_at > ?",
+                    (&number, &scope, &owner.at),
                     timeout,
                 )?;
+                let forgotten = count(
+                    connection,
+                    "SELECT COUNT(*) FROM sticky_forget WHERE number_key = ? AND forgotten_at >= ?",
+                    (&number, &owner.at),
+                    timeout,
+                )?;
+                if newer > 0 || forgotten > 0 {
+                    return Ok(());
+                }
+                let delete = "DELETE FROM sticky_owner WHERE number_key = ? AND scope = ?";
+                affected(connection, delete, (&number, &scope), timeout)?;
                 let (id, interface) = match &owner.agent {
                     Some(agent) => (agent.id.to_string(), agent.interface.to_string()),
                     None => (String::new(), String::new()),
@@ -553,40 +589,50 @@ impl Store for OdbcStore {
                     (id.into_parameter(), interface.into_parameter(), owner.node.to_string().into_parameter());
                 let sql = format!("INSERT INTO sticky_owner ({OWNER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)");
                 affected(connection, &sql, (&number, &scope, &id, &interface, &owner.at, &node), timeout)?;
+                // Removals only have to be seen by the other servers for a while.
+                let kept = owner.at - REMOVAL_KEPT_MS;
+                affected(
+                    connection,
+                    "DELETE FROM sticky_owner WHERE agent_id = '' AND assigned_at < ?",
+                    &kept,
+                    timeout,
+                )?;
                 Ok(())
             })
         })
     }
 
-    fn owners_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<Vec<(i64, Owner)>, StoreError> {
+    fn owners_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<OwnerPage, StoreError> {
         self.with_connection(timeout, |connection, dialect| {
             let sql = format!(
                 "SELECT id, {OWNER_COLUMNS} FROM sticky_owner WHERE id > ? ORDER BY id{}",
                 dialect.limit(limit)
             );
             let cursor = connection.execute(&terminated(sql), &after, Some(seconds(timeout))).map_err(query_error)?;
-            let mut owners = Vec::new();
+            let mut page = OwnerPage { last_id: after, ..OwnerPage::default() };
             let Some(mut cursor) = cursor else {
-                return Ok(owners);
+                return Ok(page);
             };
             let mut buffer = Vec::new();
-            while let Some(mut row) = cursor.next_row().map_err(query_error)? {
+            while page.scanned < limit {
+                let Some(mut row) = cursor.next_row().map_err(query_error)? else {
+                    break;
+                };
                 let mut fields = Vec::with_capacity(7);
                 for column in 1..=7 {
                     buffer.clear();
                     row.get_text(column, &mut buffer).map_err(query_error)?;
                     fields.push(String::from_utf8_lossy(&buffer).trim().to_string());
                 }
-                if owners.len() >= limit {
-                    break;
-                }
-                let id = fields[0].parse().unwrap_or(0);
+                page.scanned += 1;
+                let id: i64 = fields[0].parse().unwrap_or(0);
+                page.last_id = page.last_id.max(id);
                 // A row edited by hand into something unusable is skipped.
                 if let Some(owner) = Owner::from_row(&fields[1..]) {
-                    owners.push((id, owner));
+                    page.owners.push((id, owner));
                 }
             }
-            Ok(owners)
+            Ok(page)
         })
     }
 

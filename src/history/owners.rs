@@ -9,10 +9,12 @@
 //! Forgetting a client removes its owner everywhere with its contacts.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lookup::{Away, LookupError};
+use super::shared::MAX_CLOCK_SKEW_MS;
 use super::store::Store;
 use super::{History, Shared};
 use crate::routing::agent::{is_safe_agent_text, Agent};
@@ -22,6 +24,16 @@ use crate::time::now_ms;
 
 /// Owner rows read at a time.
 pub const OWNERS_PER_READ: usize = 1000;
+
+/// A page of owner rows: those usable, how many were read, and the
+/// highest id read (a row no assignment could have written is skipped, and
+/// the reading goes on past it).
+#[derive(Debug, Default)]
+pub struct OwnerPage {
+    pub owners: Vec<(i64, Owner)>,
+    pub scanned: usize,
+    pub last_id: i64,
+}
 
 /// A number's owner in a scope (empty: every scope), or its removal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,15 +72,22 @@ impl Owner {
     }
 }
 
+/// How long a removal is remembered (in memory and in the store), so that
+/// an older assignment read late does not come back.
+pub const REMOVAL_KEPT_MS: i64 = 86_400_000;
+
 /// The owners this server knows, by number and scope.
 #[derive(Debug, Default)]
 pub struct Owners {
     by_number: HashMap<NumberKey, Vec<Owner>>,
-    /// The id of the last `sticky_owner` row applied here.
+    /// The highest `sticky_owner` id read here.
     pub seen: i64,
     /// Whether the whole table was read once (until then only the changes
     /// made here are known).
     pub loaded: bool,
+    /// Raised when the store changes (a reload with another DSN): what a
+    /// thread of the old store read or wrote is not applied any more.
+    pub generation: u64,
 }
 
 impl Owners {
@@ -109,6 +128,20 @@ impl Owners {
         }
     }
 
+    /// Removals older than [`REMOVAL_KEPT_MS`] go.
+    pub fn prune_removals(&mut self, now: i64) {
+        self.by_number.retain(|_, owners| {
+            owners.retain(|owner| owner.agent.is_some() || now - owner.at < REMOVAL_KEPT_MS);
+            !owners.is_empty()
+        });
+    }
+
+    /// Forgets every owner of the store it read them from, for another.
+    pub fn reset(&mut self) {
+        let generation = self.generation + 1;
+        *self = Owners { generation, ..Owners::default() };
+    }
+
     /// Numbers with an owner.
     pub fn owned_numbers(&self) -> usize {
         self.by_number.values().filter(|owners| owners.iter().any(|o| o.agent.is_some())).count()
@@ -116,37 +149,51 @@ impl Owners {
 }
 
 impl Shared {
-    /// Reads the owners changed in the store since the last read (all of them
-    /// the first time) and applies them; false if the store failed.
-    pub(super) fn follow_owners(&self, store: &dyn Store, timeout: Duration) -> bool {
-        let mut after = self.owners.lock().seen;
-        loop {
-            let rows = match store.owners_after(after, OWNERS_PER_READ, timeout) {
-                Ok(rows) => rows,
-                Err(error) => {
-                    self.note_failure(&error.to_string());
-                    return false;
-                }
+    /// Reads the owner rows with an id above `from` (all of them the first
+    /// time) and applies them, unless the store changed since `generation`
+    /// or `stop` is raised; false if the store failed. Rows read again (the
+    /// overlap) change nothing: the newest change of a number wins.
+    pub(super) fn follow_owners(
+        &self,
+        store: &dyn Store,
+        from: i64,
+        generation: u64,
+        stop: &AtomicBool,
+        timeout: Duration,
+    ) -> bool {
+        let mut after = from;
+        while !stop.load(Ordering::SeqCst) {
+            let page = match store.owners_after(after, OWNERS_PER_READ, timeout) {
+                Ok(page) => page,
+                // Not counted against the breaker: owners are not what
+                // calls wait for, and the layout heals on its own.
+                Err(_) => return false,
             };
-            let more = rows.len() >= OWNERS_PER_READ;
+            let now = now_ms();
             let mut owners = self.owners.lock();
-            for (id, owner) in rows {
+            if owners.generation != generation {
+                return true;
+            }
+            for (id, owner) in page.owners {
                 after = after.max(id);
-                if id <= owners.seen {
-                    continue;
-                }
+                // A change dated ahead of this server's clock would stay
+                // "the newest" for ever.
+                let plausible = owner.at <= now + MAX_CLOCK_SKEW_MS;
                 let trusted = owner.agent.as_ref().is_none_or(|agent| self.agents.read().accepts(agent));
                 let forgotten = self.forgotten_at(&owner.key).is_some_and(|at| owner.at <= at);
-                if trusted && !forgotten {
+                if plausible && trusted && !forgotten {
                     owners.apply(owner);
                 }
             }
+            after = after.max(page.last_id);
             owners.seen = owners.seen.max(after);
-            if !more {
+            if page.scanned < OWNERS_PER_READ {
                 owners.loaded = true;
+                owners.prune_removals(now);
                 return true;
             }
         }
+        false
     }
 }
 
@@ -164,9 +211,14 @@ impl History {
     ) -> Result<(), LookupError> {
         let owner = Owner { key: key.clone(), scope, agent, at: now_ms(), node: self.shared.node() };
         let deadline = Instant::now() + self.settings().query_timeout.max(Duration::from_secs(2));
+        let generation = self.shared.owners.lock().generation;
         self.ask(deadline, away, move |store, shared, timeout| {
             store.set_owner(&owner, timeout)?;
-            shared.owners.lock().apply(owner);
+            let forgotten = shared.forgotten_at(&owner.key).is_some_and(|at| owner.at <= at);
+            let mut owners = shared.owners.lock();
+            if owners.generation == generation && !forgotten {
+                owners.apply(owner);
+            }
             Ok(())
         })
     }
@@ -190,7 +242,6 @@ mod tests {
     use crate::history::store::memory::MemoryStore;
     use crate::history::Settings;
     use crate::routing::agent::AgentRule;
-    use std::sync::atomic::Ordering;
 
     fn server(node: &str, store: &Arc<MemoryStore>) -> History {
         let settings = Settings {

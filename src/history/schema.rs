@@ -128,13 +128,13 @@ impl Dialect {
         let (id, maybe) = (self.id_column(), self.if_not_exists());
         if self == Dialect::MySql {
             return vec![format!(
-                "CREATE TABLE IF NOT EXISTS sticky_owner ({id}, {COLUMNS}, INDEX sticky_owner_number \
+                "CREATE TABLE IF NOT EXISTS sticky_owner ({id}, {COLUMNS}, UNIQUE INDEX sticky_owner_number \
                  (number_key, scope)) CHARACTER SET utf8mb4"
             )];
         }
         vec![
             format!("CREATE TABLE {maybe}sticky_owner ({id}, {COLUMNS})"),
-            format!("CREATE INDEX {maybe}sticky_owner_number ON sticky_owner (number_key, scope)"),
+            format!("CREATE UNIQUE INDEX {maybe}sticky_owner_number ON sticky_owner (number_key, scope)"),
         ]
     }
 
@@ -263,6 +263,17 @@ fn recorded_version(connection: &Connection<'static>, timeout: Duration) -> Resu
     Ok(String::from_utf8_lossy(&buffer).trim().parse().ok())
 }
 
+/// Reports, once, that the owners' table cannot be used.
+fn owner_trouble(reason: &str) {
+    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        crate::log_warning!(
+            "res_sticky: the table sticky_owner cannot be used: {reason}; the history works without it, but sticky \
+             assign and option a have no owners until it can (the database user needs the right to create it once)"
+        );
+    }
+}
+
 /// What [`ensure`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
@@ -321,12 +332,19 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
         execute_unless(connection, &dialect.create_forget(), timeout, forget)?;
         made.push("sticky_forget");
     }
-    let owner = || runs(connection, "id", "sticky_owner", timeout);
+    // The owners are an addition: a database user who may not create it
+    // (or a copy without every column) leaves owners off, not the history.
+    let owner = || runs(connection, OWNER_COLUMNS_WITH_ID, "sticky_owner", timeout);
     if !probe(connection, "id", "sticky_owner", timeout)? {
-        for statement in dialect.create_owner() {
-            execute_unless(connection, &statement, timeout, owner)?;
+        let created = dialect.create_owner().iter().try_for_each(|statement| {
+            execute_unless(connection, statement, timeout, || runs(connection, "id", "sticky_owner", timeout))
+        });
+        match created {
+            Ok(()) => made.push("sticky_owner"),
+            Err(error) => owner_trouble(&format!("cannot create it ({error})")),
         }
-        made.push("sticky_owner");
+    } else if !owner() {
+        owner_trouble(&format!("it lacks a column res_sticky needs ({OWNER_COLUMNS}): restore it whole or drop it"));
     }
     // Every column the statements name, before anything is recorded.
     if !probe(connection, &format!("id, {COLUMNS}"), "sticky_history", timeout)? {
@@ -339,12 +357,6 @@ pub fn ensure(connection: &Connection<'static>, dialect: Dialect, timeout: Durat
         return Err(StoreError::Query(
             "sticky_forget lacks a column res_sticky needs (number_key, forgotten_at)".into(),
         ));
-    }
-    if !probe(connection, OWNER_COLUMNS_WITH_ID, "sticky_owner", timeout)? {
-        return Err(StoreError::Query(format!(
-            "sticky_owner lacks a column res_sticky needs ({OWNER_COLUMNS}): restore it whole or drop it, and it \
-             is made again"
-        )));
     }
     if recorded == Some(VERSION) {
         return Ok(match made.as_slice() {

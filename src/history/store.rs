@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::latency::Latency;
-use super::owners::Owner;
+use super::owners::{Owner, OwnerPage};
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
 
@@ -85,7 +85,7 @@ pub trait Store: Send + Sync {
     fn set_owner(&self, owner: &Owner, timeout: Duration) -> Result<(), StoreError>;
 
     /// Owner rows with an id above `after`, in id order, at most `limit`.
-    fn owners_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<Vec<(i64, Owner)>, StoreError>;
+    fn owners_after(&self, after: i64, limit: usize, timeout: Duration) -> Result<OwnerPage, StoreError>;
 
     /// The database product, once known ("SQLite", "PostgreSQL", …).
     fn describe(&self) -> String;
@@ -246,7 +246,7 @@ pub mod memory {
             if failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
                 return Err(StoreError::Unavailable("erasing failed (a test)".into()));
             }
-            self.owners.lock().retain(|(_, owner)| &owner.key != key);
+            self.owners.lock().retain(|(_, owner)| &owner.key != key || owner.at > at);
             let mut rows = self.rows.lock();
             let before = rows.len();
             rows.retain(|(_, c)| &c.number != key || c.started_at > at);
@@ -294,14 +294,22 @@ pub mod memory {
         fn set_owner(&self, owner: &Owner, _: Duration) -> Result<(), StoreError> {
             self.check()?;
             let mut owners = self.owners.lock();
+            let newer = owners.iter().any(|(_, k)| k.key == owner.key && k.scope == owner.scope && k.at > owner.at);
+            let forgotten = self.forgotten.lock().iter().any(|note| note.key == owner.key && note.at >= owner.at);
+            if newer || forgotten {
+                return Ok(());
+            }
             owners.retain(|(_, known)| known.key != owner.key || known.scope != owner.scope);
             owners.push((self.owner_ids.fetch_add(1, Ordering::SeqCst) + 1, owner.clone()));
             Ok(())
         }
 
-        fn owners_after(&self, after: i64, limit: usize, _: Duration) -> Result<Vec<(i64, Owner)>, StoreError> {
+        fn owners_after(&self, after: i64, limit: usize, _: Duration) -> Result<OwnerPage, StoreError> {
             self.check()?;
-            Ok(self.owners.lock().iter().filter(|(id, _)| *id > after).take(limit).cloned().collect())
+            let owners: Vec<(i64, Owner)> =
+                self.owners.lock().iter().filter(|(id, _)| *id > after).take(limit).cloned().collect();
+            let last_id = owners.iter().map(|(id, _)| *id).max().unwrap_or(after);
+            Ok(OwnerPage { scanned: owners.len(), owners, last_id })
         }
 
         fn describe(&self) -> String {

@@ -457,7 +457,8 @@ fn pruner(store: &dyn Store, shared: &Shared, stop: &AtomicBool, retention: Dura
 
 /// Reads the account owners (`sticky assign`) whole at start, again and
 /// again until the store answers, then — when servers share the store — the
-/// changes every `interval`.
+/// changes every `interval`, reading again what was newest a few seconds
+/// ago (a row whose transaction committed late carries a lower id).
 fn owner_follower(
     store: &dyn Store,
     shared: &Shared,
@@ -465,9 +466,16 @@ fn owner_follower(
     interval: Option<Duration>,
     timeout: Duration,
 ) {
+    // The store this thread reads: a reload with another one starts anew.
+    let generation = shared.owners.lock().generation;
+    let mut marks: VecDeque<(Instant, i64)> = VecDeque::new();
     let mut backoff = Duration::from_millis(200);
     while !stop.load(Ordering::SeqCst) {
-        if shared.owners.lock().loaded {
+        let (loaded, seen) = {
+            let owners = shared.owners.lock();
+            (owners.loaded, owners.seen)
+        };
+        if loaded {
             match interval {
                 Some(interval) => pause(stop, interval),
                 None => {
@@ -476,10 +484,12 @@ fn owner_follower(
                 }
             }
         }
-        if stop.load(Ordering::SeqCst) {
-            return;
+        while marks.front().is_some_and(|(at, _)| at.elapsed() > SYNC_OVERLAP) && marks.len() > 1 {
+            marks.pop_front();
         }
-        if shared.follow_owners(store, timeout) {
+        let from = if loaded { marks.front().map_or(seen, |(_, id)| *id).min(seen) } else { 0 };
+        if shared.follow_owners(store, from, generation, stop, timeout) {
+            marks.push_back((Instant::now(), shared.owners.lock().seen));
             backoff = Duration::from_millis(200);
         } else {
             pause(stop, backoff);

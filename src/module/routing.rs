@@ -94,6 +94,12 @@ fn find(function: &str, running: &Running, rules: &Rules, channel: Option<&Chann
             return Ok(Asked { arguments, key: None, scope, found: Found::Invalid, took: Duration::ZERO });
         }
     };
+    // The owner answers from memory: the history is not asked (nor waited
+    // for when the database is away) unless l(N) wants the last agents too.
+    let options = &arguments.options;
+    if options.owner && options.last.is_none() && running.history.owner_of(&key, scope.as_deref()).is_some() {
+        return Ok(Asked { arguments, key: Some(key), scope, found: Found::Contact(None), took: Duration::ZERO });
+    }
     let lookup = Lookup {
         key: key.clone(),
         window: arguments.window,
