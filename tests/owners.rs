@@ -165,10 +165,8 @@ fn owners_are_kept_right_on(kind: Kind, test: &str) {
     assert_eq!(owner().trim(), "102", "the later change stays");
     sql("UPDATE sticky_owner SET assigned_at = assigned_at - 120000 WHERE number_key = '9123456789'");
     // A row dated an hour ahead (edited by hand) is not believed.
-    sql(
-        "INSERT INTO sticky_owner (number_key, scope, agent_id, agent_interface, assigned_at, node) \
-         VALUES ('9120000002', '', '101', 'Local/101@agents', 99999999999999, 'elsewhere')",
-    );
+    sql("INSERT INTO sticky_owner (number_key, scope, agent_id, agent_interface, assigned_at, node) \
+         VALUES ('9120000002', '', '101', 'Local/101@agents', 99999999999999, 'elsewhere')");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(asterisk.eval("LAST_AGENT(79120000002,,a)"), "");
     // Forgotten: every owner goes, and no earlier change comes back.

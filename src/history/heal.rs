@@ -14,6 +14,11 @@ use crate::{log_error, log_warning};
 /// The shortest time between two checks of the layout.
 pub const HEAL_EVERY: Duration = Duration::from_secs(2);
 
+/// The longest a statement waits for another thread's check of the layout
+/// (the check makes a table or two; a check stuck longer, on a lock say,
+/// keeps no statement waiting past this).
+const WAIT_FOR_OTHER: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 pub struct Healer {
     /// When the layout was last checked; held while a check runs.
@@ -35,11 +40,15 @@ impl Healer {
 
     /// After a statement taken at `mark` met a missing table or column
     /// (`reason`): checks and makes the layout again with `ensure`, unless
-    /// another thread is at it or one ran within [`HEAL_EVERY`]. Whether the
+    /// one ran within [`HEAL_EVERY`]; a check under way on another thread is
+    /// waited for, up to [`WAIT_FOR_OTHER`]. Whether the
     /// statement is worth running again: a check ended with the layout
     /// whole since `mark`, here or on another thread.
     pub fn heal(&self, mark: u64, reason: &str, ensure: impl FnOnce() -> Result<Found, StoreError>) -> bool {
-        if let Some(mut last) = self.last.try_lock() {
+        // Another thread checking the layout now: its check is waited for
+        // (bounded), so that this statement runs again after it rather than
+        // failing while the table is being made.
+        if let Some(mut last) = self.last.try_lock_for(WAIT_FOR_OTHER) {
             if last.is_none_or(|at| at.elapsed() >= HEAL_EVERY) {
                 *last = Some(Instant::now());
                 self.check(reason, ensure);
@@ -130,11 +139,30 @@ mod tests {
     }
 
     #[test]
-    fn nobody_waits_for_a_check_under_way() {
-        let healer = Healer::default();
-        let held = healer.last.lock();
+    fn a_check_under_way_is_waited_for_briefly() {
+        let healer = std::sync::Arc::new(Healer::default());
         let mark = healer.mark();
-        assert!(!healer.heal(mark, "no such table", || panic!("a second check at once")));
+        let (locked, wait) = std::sync::mpsc::channel();
+        let other = {
+            let healer = healer.clone();
+            std::thread::spawn(move || {
+                let mut last = healer.last.lock();
+                *last = Some(Instant::now());
+                locked.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                healer.healed.fetch_add(1, Ordering::AcqRel);
+            })
+        };
+        wait.recv().unwrap();
+        // The other thread's check ends while this statement waits: it runs
+        // again, with no check of its own.
+        assert!(healer.heal(mark, "no such table", || panic!("a second check at once")));
+        other.join().unwrap();
+        // A check stuck for longer keeps nobody past the bound.
+        let held = healer.last.lock();
+        let started = Instant::now();
+        assert!(!healer.heal(healer.mark(), "no such table", || panic!("a second check at once")));
+        assert!(started.elapsed() < WAIT_FOR_OTHER * 2);
         drop(held);
     }
 }

@@ -484,6 +484,12 @@ fn owner_follower(
                 }
             }
         }
+        // While the database is failing the owners in memory answer; the
+        // writer's and the poller's retries find out when it is back, and
+        // this thread takes no connection from the lookups meanwhile.
+        if loaded && !matches!(shared.breaker.health(), super::breaker::Health::Up) {
+            continue;
+        }
         while marks.front().is_some_and(|(at, _)| at.elapsed() > SYNC_OVERLAP) && marks.len() > 1 {
             marks.pop_front();
         }
