@@ -13,7 +13,7 @@ use once_cell::sync::OnceCell;
 
 use super::heal::Healer;
 use super::latency::Latency;
-use super::owners::{Owner, OwnerPage, REMOVAL_KEPT_MS};
+use super::owners::{Owner, OwnerPage};
 use super::pool::terminated;
 use super::pool::{self, one_line, Pool};
 use super::schema::{self, Dialect, COLUMNS, COLUMN_COUNT, OWNER_COLUMNS};
@@ -477,9 +477,6 @@ impl Store for OdbcStore {
                     (&number, &at),
                     timeout,
                 )?;
-                // Owners set after the forgetting stay (an erase retried late).
-                let owners = "DELETE FROM sticky_owner WHERE number_key = ? AND assigned_at <= ?";
-                affected(connection, owners, (&number, &at), timeout)?;
                 connection
                     .execute(
                         &terminated("INSERT INTO sticky_forget (number_key, forgotten_at) VALUES (?, ?)"),
@@ -488,6 +485,15 @@ impl Store for OdbcStore {
                     )
                     .map_err(query_error)?;
                 Ok(erased)
+            })
+            .inspect(|_| {
+                // Apart, so that a sticky_owner the database user could not
+                // make never keeps a client from being forgotten (the note
+                // removes the owners from every server's memory anyway).
+                // Owners set after the forgetting stay (an erase retried late).
+                let number = key.as_str().into_parameter();
+                let owners = "DELETE FROM sticky_owner WHERE number_key = ? AND assigned_at <= ?";
+                let _ = affected(connection, owners, (&number, &at), timeout);
             })
         })
     }
@@ -527,12 +533,10 @@ impl Store for OdbcStore {
             // What other servers had to see of a forgotten number: a day is plenty.
             let day_ago = crate::time::now_ms() - 86_400_000;
             affected(connection, "DELETE FROM sticky_forget WHERE forgotten_at < ?", &day_ago, timeout)?;
-            affected(
-                connection,
-                "DELETE FROM sticky_owner WHERE agent_id = '' AND assigned_at < ?",
-                &day_ago,
-                timeout,
-            )?;
+            // Removed owners, once every server had a day to see it; a
+            // sticky_owner that could not be made is no reason to stop pruning.
+            let removals = "DELETE FROM sticky_owner WHERE agent_id = '' AND assigned_at < ?";
+            let _ = affected(connection, removals, &day_ago, timeout);
             Ok(erased)
         })
     }
@@ -562,12 +566,19 @@ impl Store for OdbcStore {
         self.with_connection(timeout, |connection, dialect| {
             in_transaction(connection, dialect, || {
                 let (number, scope) = (owner.key.as_str().into_parameter(), owner.scope.to_string().into_parameter());
+                // Written first (the row locked, or the database's write lock
+                // taken), read after: the number's older row goes.
+                let delete = "DELETE FROM sticky_owner WHERE number_key = ? AND scope = ? AND assigned_at <= ?";
+                affected(connection, delete, (&number, &scope, &owner.at), timeout)?;
                 // A change made later (a retry that landed first, another
-                // server) or a forgetting since wins: this one is dropped.
+                // server) — unless dated past any clock's skew — or a
+                // forgetting since wins: this one is dropped.
+                let ahead = crate::time::now_ms() + super::shared::MAX_CLOCK_SKEW_MS;
                 let newer = count(
                     connection,
-                    "SELECT COUNT(*) FROM sticky_owner WHERE number_key = ? AND scope = ? AND assigned_at > ?",
-                    (&number, &scope, &owner.at),
+                    "SELECT COUNT(*) FROM sticky_owner WHERE number_key = ? AND scope = ? AND assigned_at > ? \
+                     AND assigned_at <= ?",
+                    (&number, &scope, &owner.at, &ahead),
                     timeout,
                 )?;
                 let forgotten = count(
@@ -579,8 +590,13 @@ impl Store for OdbcStore {
                 if newer > 0 || forgotten > 0 {
                     return Ok(());
                 }
-                let delete = "DELETE FROM sticky_owner WHERE number_key = ? AND scope = ?";
-                affected(connection, delete, (&number, &scope), timeout)?;
+                // A row dated past the skew (edited by hand) goes too.
+                affected(
+                    connection,
+                    "DELETE FROM sticky_owner WHERE number_key = ? AND scope = ?",
+                    (&number, &scope),
+                    timeout,
+                )?;
                 let (id, interface) = match &owner.agent {
                     Some(agent) => (agent.id.to_string(), agent.interface.to_string()),
                     None => (String::new(), String::new()),
@@ -589,14 +605,6 @@ impl Store for OdbcStore {
                     (id.into_parameter(), interface.into_parameter(), owner.node.to_string().into_parameter());
                 let sql = format!("INSERT INTO sticky_owner ({OWNER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)");
                 affected(connection, &sql, (&number, &scope, &id, &interface, &owner.at, &node), timeout)?;
-                // Removals only have to be seen by the other servers for a while.
-                let kept = owner.at - REMOVAL_KEPT_MS;
-                affected(
-                    connection,
-                    "DELETE FROM sticky_owner WHERE agent_id = '' AND assigned_at < ?",
-                    &kept,
-                    timeout,
-                )?;
                 Ok(())
             })
         })

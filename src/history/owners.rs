@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::lookup::{Away, LookupError};
 use super::shared::MAX_CLOCK_SKEW_MS;
-use super::store::Store;
+use super::store::{Store, StoreError};
 use super::{History, Shared};
 use crate::routing::agent::{is_safe_agent_text, Agent};
 use crate::routing::contact::MAX_NODE;
@@ -212,15 +212,27 @@ impl History {
         let owner = Owner { key: key.clone(), scope, agent, at: now_ms(), node: self.shared.node() };
         let deadline = Instant::now() + self.settings().query_timeout.max(Duration::from_secs(2));
         let generation = self.shared.owners.lock().generation;
-        self.ask(deadline, away, move |store, shared, timeout| {
-            store.set_owner(&owner, timeout)?;
+        let answer = self.ask(deadline, away, move |store, shared, timeout| {
+            // Only a database out of reach counts against the breaker: one
+            // that answered with an error (a table it may not make, a key
+            // taken by a concurrent change) keeps lookups going.
+            match store.set_owner(&owner, timeout) {
+                Err(error @ StoreError::Unavailable(_)) => return Err(error),
+                Err(error) => return Ok(Err(error)),
+                Ok(()) => {}
+            }
             let forgotten = shared.forgotten_at(&owner.key).is_some_and(|at| owner.at <= at);
             let mut owners = shared.owners.lock();
             if owners.generation == generation && !forgotten {
                 owners.apply(owner);
             }
-            Ok(())
-        })
+            Ok(Ok(()))
+        });
+        match answer {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(LookupError::Unavailable(error.to_string())),
+            Err(error) => Err(error),
+        }
     }
 
     /// The owner of `key` in `scope` (else in every scope), from memory.

@@ -294,7 +294,10 @@ pub mod memory {
         fn set_owner(&self, owner: &Owner, _: Duration) -> Result<(), StoreError> {
             self.check()?;
             let mut owners = self.owners.lock();
-            let newer = owners.iter().any(|(_, k)| k.key == owner.key && k.scope == owner.scope && k.at > owner.at);
+            let ahead = crate::time::now_ms() + crate::history::shared::MAX_CLOCK_SKEW_MS;
+            let newer = owners
+                .iter()
+                .any(|(_, k)| k.key == owner.key && k.scope == owner.scope && k.at > owner.at && k.at <= ahead);
             let forgotten = self.forgotten.lock().iter().any(|note| note.key == owner.key && note.at >= owner.at);
             if newer || forgotten {
                 return Ok(());

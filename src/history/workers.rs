@@ -473,6 +473,10 @@ fn owner_follower(
     while !stop.load(Ordering::SeqCst) {
         let (loaded, seen) = {
             let owners = shared.owners.lock();
+            if owners.generation != generation {
+                // Another store now: its own follower reads it.
+                return;
+            }
             (owners.loaded, owners.seen)
         };
         if loaded {
