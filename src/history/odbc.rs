@@ -286,16 +286,24 @@ fn count(
 ) -> Result<i64, StoreError> {
     let mut statement = connection.preallocate().map_err(query_error)?;
     statement.set_query_timeout_sec(seconds(timeout)).map_err(query_error)?;
-    let mut total = 0;
-    if let Some(mut cursor) = statement.execute(&terminated(sql), parameters).map_err(query_error)? {
-        if let Some(mut row) = cursor.next_row().map_err(query_error)? {
-            let mut buffer = Vec::new();
-            if row.get_text(1, &mut buffer).map_err(query_error)? {
-                total = String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(0);
-            }
-        }
+    // Bound before it is returned: the cursor borrows the statement.
+    let number = first_number(statement.execute(&terminated(sql), parameters).map_err(query_error)?);
+    number
+}
+
+/// The number in the first column of a result's first row (0 without one).
+fn first_number(cursor: Option<impl Cursor>) -> Result<i64, StoreError> {
+    let Some(mut cursor) = cursor else {
+        return Ok(0);
+    };
+    let Some(mut row) = cursor.next_row().map_err(query_error)? else {
+        return Ok(0);
+    };
+    let mut buffer = Vec::new();
+    if !row.get_text(1, &mut buffer).map_err(query_error)? {
+        return Ok(0);
     }
-    Ok(total)
+    Ok(String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(0))
 }
 
 /// The highest id of a table (0 when empty).
@@ -303,16 +311,7 @@ fn max_id(connection: &Connection<'static>, table: &str, timeout: Duration) -> R
     let cursor = connection
         .execute(&terminated(format!("SELECT MAX(id) FROM {table}")), (), Some(seconds(timeout)))
         .map_err(query_error)?;
-    let mut last = 0;
-    if let Some(mut cursor) = cursor {
-        if let Some(mut row) = cursor.next_row().map_err(query_error)? {
-            let mut buffer = Vec::new();
-            if row.get_text(1, &mut buffer).map_err(query_error)? {
-                last = String::from_utf8_lossy(&buffer).trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    Ok(last)
+    first_number(cursor)
 }
 
 /// The values of a contact's row, as bound parameters.
@@ -567,13 +566,14 @@ impl Store for OdbcStore {
             in_transaction(connection, dialect, || {
                 let (number, scope) = (owner.key.as_str().into_parameter(), owner.scope.to_string().into_parameter());
                 // Written first (the row locked, or the database's write lock
-                // taken), read after: the number's older row goes.
-                let delete = "DELETE FROM sticky_owner WHERE number_key = ? AND scope = ? AND assigned_at <= ?";
-                affected(connection, delete, (&number, &scope, &owner.at), timeout)?;
-                // A change made later (a retry that landed first, another
-                // server) — unless dated past any clock's skew — or a
-                // forgetting since wins: this one is dropped.
+                // taken), read after: the number's older row goes, and one
+                // dated past any clock's skew (edited by hand).
                 let ahead = crate::time::now_ms() + super::shared::MAX_CLOCK_SKEW_MS;
+                let delete = "DELETE FROM sticky_owner WHERE number_key = ? AND scope = ? \
+                     AND (assigned_at <= ? OR assigned_at > ?)";
+                affected(connection, delete, (&number, &scope, &owner.at, &ahead), timeout)?;
+                // A change made later (a retry that landed first, another
+                // server) or a forgetting since wins: this one is dropped.
                 let newer = count(
                     connection,
                     "SELECT COUNT(*) FROM sticky_owner WHERE number_key = ? AND scope = ? AND assigned_at > ? \
@@ -590,13 +590,6 @@ impl Store for OdbcStore {
                 if newer > 0 || forgotten > 0 {
                     return Ok(());
                 }
-                // A row dated past the skew (edited by hand) goes too.
-                affected(
-                    connection,
-                    "DELETE FROM sticky_owner WHERE number_key = ? AND scope = ?",
-                    (&number, &scope),
-                    timeout,
-                )?;
                 let (id, interface) = match &owner.agent {
                     Some(agent) => (agent.id.to_string(), agent.interface.to_string()),
                     None => (String::new(), String::new()),

@@ -14,11 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lookup::{Away, LookupError};
-use super::shared::MAX_CLOCK_SKEW_MS;
 use super::store::{Store, StoreError};
 use super::{History, Shared};
 use crate::routing::agent::{is_safe_agent_text, Agent};
-use crate::routing::contact::MAX_NODE;
+use crate::routing::contact::is_node_name;
 use crate::routing::number::NumberKey;
 use crate::time::now_ms;
 
@@ -65,7 +64,7 @@ impl Owner {
             }
             _ => return None,
         };
-        if node.len() > MAX_NODE || node.chars().any(char::is_control) {
+        if !is_node_name(node) {
             return None;
         }
         Some(Owner { key, scope, agent, at: at.parse().ok()?, node: Arc::from(node.as_str()) })
@@ -169,19 +168,13 @@ impl Shared {
                 // calls wait for, and the layout heals on its own.
                 Err(_) => return false,
             };
-            let now = now_ms();
             let mut owners = self.owners.lock();
             if owners.generation != generation {
                 return true;
             }
-            for (id, owner) in page.owners {
-                after = after.max(id);
-                // A change dated ahead of this server's clock would stay
-                // "the newest" for ever.
-                let plausible = owner.at <= now + MAX_CLOCK_SKEW_MS;
-                let trusted = owner.agent.as_ref().is_none_or(|agent| self.agents.read().accepts(agent));
+            for (_, owner) in page.owners {
                 let forgotten = self.forgotten_at(&owner.key).is_some_and(|at| owner.at <= at);
-                if plausible && trusted && !forgotten {
+                if self.trusted_parts(owner.at, owner.agent.as_ref()) && !forgotten {
                     owners.apply(owner);
                 }
             }
@@ -189,7 +182,7 @@ impl Shared {
             owners.seen = owners.seen.max(after);
             if page.scanned < OWNERS_PER_READ {
                 owners.loaded = true;
-                owners.prune_removals(now);
+                owners.prune_removals(now_ms());
                 return true;
             }
         }

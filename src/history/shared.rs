@@ -12,7 +12,7 @@ use super::cache::Cache;
 use super::latency::Latency;
 use super::pending::Pending;
 use crate::log_warning;
-use crate::routing::agent::AgentRule;
+use crate::routing::agent::{Agent, AgentRule};
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
 use crate::time::now_ms;
@@ -84,13 +84,19 @@ impl Shared {
     /// agent a live call could have: the table may be shared, imported or
     /// edited, and what it names is dialled.
     pub fn trusted(&self, contact: &Contact) -> bool {
-        // A row dated in the future would stay "the newest" for ever.
-        let plausible = contact.started_at <= now_ms() + MAX_CLOCK_SKEW_MS;
-        let trusted = plausible && self.agents.read().accepts(&contact.agent);
+        let trusted = self.trusted_parts(contact.started_at, Some(&contact.agent));
         if !trusted {
             self.counters.untrusted.fetch_add(1, Ordering::Relaxed);
         }
         trusted
+    }
+
+    /// Whether something read back, dated `at` and naming `agent` (if any),
+    /// may be used: not dated ahead of this server's clock (it would stay
+    /// "the newest" for ever) and naming an agent `agent_pattern` admits.
+    pub(super) fn trusted_parts(&self, at: i64, agent: Option<&Agent>) -> bool {
+        let plausible = at <= now_ms() + MAX_CLOCK_SKEW_MS;
+        plausible && agent.is_none_or(|agent| self.agents.read().accepts(agent))
     }
 
     /// Contacts read back that may be used: trusted, and not of a number

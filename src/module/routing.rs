@@ -67,6 +67,9 @@ struct Asked {
     key: Option<NumberKey>,
     /// The scope asked for (the argument, else the channel's STICKY_SCOPE).
     scope: Option<Arc<str>>,
+    /// With option `a`: the owner `sticky assign` set for the number, in
+    /// the scope asked (else in every scope), as a contact to route to.
+    owner: Option<Contact>,
     found: Found,
     took: Duration,
 }
@@ -91,14 +94,20 @@ fn find(function: &str, running: &Running, rules: &Rules, channel: Option<&Chann
         Ok(key) => key,
         Err(reason) => {
             verbose!(3, "{function}: number '{}' unusable ({reason})", shown(&arguments.number));
-            return Ok(Asked { arguments, key: None, scope, found: Found::Invalid, took: Duration::ZERO });
+            return Ok(Asked { arguments, key: None, scope, owner: None, found: Found::Invalid, took: Duration::ZERO });
         }
     };
     // The owner answers from memory: the history is not asked (nor waited
     // for when the database is away) unless l(N) wants the last agents too.
     let options = &arguments.options;
-    if options.owner && options.last.is_none() && running.history.owner_of(&key, scope.as_deref()).is_some() {
-        return Ok(Asked { arguments, key: Some(key), scope, found: Found::Contact(None), took: Duration::ZERO });
+    let owner = if options.owner {
+        running.history.owner_of(&key, scope.as_deref()).and_then(|owner| owners::as_contact(&owner))
+    } else {
+        None
+    };
+    if owner.is_some() && options.last.is_none() {
+        let found = Found::Contact(None);
+        return Ok(Asked { arguments, key: Some(key), scope, owner, found, took: Duration::ZERO });
     }
     let lookup = Lookup {
         key: key.clone(),
@@ -130,7 +139,7 @@ fn find(function: &str, running: &Running, rules: &Rules, channel: Option<&Chann
             Found::Failed
         }
     };
-    Ok(Asked { arguments, key: Some(key), scope, found, took })
+    Ok(Asked { arguments, key: Some(key), scope, owner, found, took })
 }
 
 /// `LAST_AGENT(number[,window[,options[,scope]]])`.
@@ -138,7 +147,7 @@ pub(super) fn last_agent(channel: Option<&Channel>, data: &str) -> ReadResult {
     let running = running::current().ok_or(())?;
     let rules = running.rules();
     let asked = find("LAST_AGENT", &running, &rules, channel, data)?;
-    if let Some(agent) = owner_of(&running, &asked).and_then(|owner| owner.agent) {
+    if let Some(Contact { agent, .. }) = asked.owner {
         return Ok(if asked.arguments.options.interface { agent.interface } else { agent.id }.to_string());
     }
     Ok(match asked.found {
@@ -210,11 +219,10 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
     })?;
     // With `a`, the owner (known in memory) comes first, even when the
     // history could not be read.
-    let owner = owner_of(&running, &asked).and_then(|owner| owners::as_contact(&owner));
-    let owned = owner.is_some();
-    let contact = match (&asked.found, owner) {
+    let owned = asked.owner.is_some();
+    let contact = match (&asked.found, &asked.owner) {
         (Found::Invalid, _) => None,
-        (_, Some(owner)) => Some(owner),
+        (_, Some(owner)) => Some(owner.clone()),
         (Found::Contact(Some(contact)), None) => Some(contact.clone()),
         _ => None,
     };
@@ -257,16 +265,6 @@ pub(super) fn sticky_route(channel: Option<&Channel>, data: &str) -> ReadResult 
     );
     decided(channel, Some(&asked), decision.status, Some(&contact), &queue, rank, owned);
     Ok(decision.dial.unwrap_or_default())
-}
-
-/// With option `a`: the owner `sticky assign` set for the number, in the
-/// scope asked (else in every scope).
-fn owner_of(running: &Running, asked: &Asked) -> Option<crate::history::owners::Owner> {
-    if !asked.arguments.options.owner {
-        return None;
-    }
-    let owner = running.history.owner_of(asked.key.as_ref()?, asked.scope.as_deref())?;
-    owner.agent.is_some().then_some(owner)
 }
 
 /// Option `l(N)`: the last N distinct agents of the client, newest first;

@@ -41,7 +41,13 @@ pub struct StoredRow {
 }
 
 /// The longest server name a stored contact may carry.
-pub const MAX_NODE: usize = 128;
+const MAX_NODE: usize = 128;
+
+/// Whether a server name read back could be one (not too long, no control
+/// characters).
+pub fn is_node_name(node: &str) -> bool {
+    node.len() <= MAX_NODE && !node.chars().any(char::is_control)
+}
 
 impl Contact {
     /// Rebuilds a contact read from the history table, checking every field
@@ -51,7 +57,7 @@ impl Contact {
             return None;
         }
         // The server that learned it: its configured or system name.
-        if row.node.len() > MAX_NODE || row.node.chars().any(char::is_control) {
+        if !is_node_name(&row.node) {
             return None;
         }
         let number = NumberKey::from_stored(&row.number)?;
