@@ -73,13 +73,17 @@ impl Breaker {
         }
     }
 
-    pub fn success(&self) {
+    /// Records a success; returns how long the database was down when this
+    /// success closed an open breaker.
+    pub fn success(&self) -> Option<Duration> {
         let mut state = self.state.lock();
+        let reopened = state.open_until.and(state.down_since).map(|since| since.elapsed());
         state.consecutive_failures = 0;
         state.open_until = None;
         state.backoff = FIRST_BACKOFF;
         state.down_since = None;
         state.probing = false;
+        reopened
     }
 
     /// Records a failure; returns true when this failure opened the breaker.
@@ -134,8 +138,9 @@ mod tests {
         assert!(breaker.failure("refused"), "the third failure opens it");
         assert!(matches!(breaker.health(), Health::Open { .. }));
         assert!(!breaker.allow(), "open: lookups answer at once");
-        breaker.success();
+        assert!(breaker.success().is_some(), "closing an open breaker is told");
         assert_eq!(breaker.health(), Health::Up);
+        assert_eq!(breaker.success(), None, "it was closed already");
         assert!(breaker.allow());
     }
 

@@ -53,9 +53,31 @@ fn query_error(error: odbc_api::Error) -> StoreError {
     let text = one_line(&error.to_string());
     if schema::is_missing(&error) {
         StoreError::Missing(text)
+    } else if is_read_only(&error) {
+        not_the_primary(&text)
     } else {
         StoreError::Query(text)
     }
+}
+
+/// Whether the database would not write because it is read-only: a
+/// PostgreSQL hot standby (SQLSTATE 25006, read_only_sql_transaction), or a
+/// MariaDB/MySQL server running with `read_only`.
+pub fn is_read_only(error: &odbc_api::Error) -> bool {
+    let odbc_api::Error::Diagnostics { record, .. } = error else {
+        return false;
+    };
+    let text = error.to_string();
+    record.state.as_str() == "25006" || text.contains("read-only transaction") || text.contains("--read-only option")
+}
+
+/// A read-only server answered: a standby, not the primary. Nothing is
+/// wrong with the statement; the link is closed (every failure does that)
+/// and the contacts wait, as for a database that is down, until a new link
+/// reaches a primary (with every host named and
+/// `target_session_attrs=read-write`, libpq skips a standby by itself).
+pub fn not_the_primary(text: &str) -> StoreError {
+    StoreError::Unavailable(format!("a read-only standby answered, not the primary ({text})"))
 }
 
 /// Whether the database refused the values themselves (SQLSTATE class 22,

@@ -164,23 +164,99 @@ pub fn driver_of(connection: &str) -> String {
 /// in the string, unless the administrator set them: a database that stops
 /// answering (packets dropped, no reset) then fails a call within about
 /// `timeout` instead of whenever TCP gives up. A named DSN keeps what
-/// odbc.ini says.
+/// odbc.ini says. PostgreSQL's go into `pqopt` (libpq's own options),
+/// beside any the administrator wrote there (`target_session_attrs`, say),
+/// each unless already named.
 pub fn with_network_timeouts(connection: &str, timeout: Duration) -> String {
     let driver = driver_of(connection);
     let millis = timeout.as_millis();
     let seconds = timeout.as_secs().max(1);
-    let mut out = connection.trim_end_matches(';').to_string();
-    if driver.contains("postgres") && !has_key(connection, "pqopt") {
-        out.push_str(&format!(
-            ";pqopt={{tcp_user_timeout={millis} keepalives=1 keepalives_idle={seconds} keepalives_interval=1 \
-             keepalives_count=3}}"
-        ));
+    if driver.contains("postgres") {
+        let ours = [
+            ("tcp_user_timeout", millis.to_string()),
+            ("keepalives", "1".to_string()),
+            ("keepalives_idle", seconds.to_string()),
+            ("keepalives_interval", "1".to_string()),
+            ("keepalives_count", "3".to_string()),
+        ];
+        let parts = crate::config::dsn::pairs(connection);
+        let theirs = parts.iter().find(|(key, _)| key.eq_ignore_ascii_case("pqopt")).map(|(_, value)| value.trim());
+        let inside =
+            theirs.map_or("", |value| value.strip_prefix('{').and_then(|v| v.strip_suffix('}')).unwrap_or(value));
+        let named = libpq_keys(inside);
+        // psqlODBC refuses a pqopt key it also sets from its own keepalive options.
+        let driver_set = has_key(connection, "KeepaliveTime") || has_key(connection, "KeepaliveInterval");
+        let added: Vec<String> = ours
+            .iter()
+            .filter(|(key, _)| !named.iter().any(|name| name == key))
+            .filter(|(key, _)| !(driver_set && key.starts_with("keepalives")))
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        if added.is_empty() {
+            return connection.to_string();
+        }
+        let options = match inside.trim() {
+            "" => added.join(" "),
+            theirs => format!("{theirs} {}", added.join(" ")),
+        };
+        let mut out: Vec<String> = parts
+            .iter()
+            .filter(|(key, _)| !key.eq_ignore_ascii_case("pqopt") && !key.is_empty())
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        out.push(format!("pqopt={{{options}}}"));
+        out.join(";")
     } else if (driver.contains("mariadb") || driver.contains("mysql")) && !has_key(connection, "READ_TIMEOUT") {
-        out.push_str(&format!(";CONN_TIMEOUT={seconds};READ_TIMEOUT={seconds};WRITE_TIMEOUT={seconds}"));
+        format!(
+            "{};CONN_TIMEOUT={seconds};READ_TIMEOUT={seconds};WRITE_TIMEOUT={seconds}",
+            connection.trim_end_matches(';')
+        )
     } else {
-        return connection.to_string();
+        connection.to_string()
     }
-    out
+}
+
+/// The keys named in libpq options (`key=value key = 'v a l'`), lower case.
+fn libpq_keys(options: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    // The last word outside a value, and whether blanks followed it.
+    let (mut word, mut ended) = (String::new(), false);
+    let mut chars = options.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '=' => {
+                if !word.is_empty() {
+                    keys.push(word.to_ascii_lowercase());
+                }
+                word.clear();
+                // Skip the value: up to the next blank outside quotes.
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                let mut quoted = false;
+                while let Some(&next) = chars.peek() {
+                    match next {
+                        '\\' if quoted => {
+                            chars.next();
+                        }
+                        '\'' => quoted = !quoted,
+                        blank if blank.is_whitespace() && !quoted => break,
+                        _ => {}
+                    }
+                    chars.next();
+                }
+            }
+            blank if blank.is_whitespace() => ended = true,
+            c => {
+                if ended {
+                    word.clear();
+                    ended = false;
+                }
+                word.push(c);
+            }
+        }
+    }
+    keys
 }
 
 /// Pools get numbered names, so that closing one waits for its own thread.
@@ -284,8 +360,22 @@ mod tests {
         let second = Duration::from_secs(3);
         let pg = with_network_timeouts("Driver=PostgreSQL Unicode;Server=db;Port=5432", second);
         assert!(pg.ends_with(";pqopt={tcp_user_timeout=3000 keepalives=1 keepalives_idle=3 keepalives_interval=1 keepalives_count=3}"), "{pg}");
-        let own = "Driver=PostgreSQL Unicode;Server=db;pqopt={keepalives=0}";
+        let own = "Driver=PostgreSQL Unicode;Server=db;pqopt={keepalives=0 tcp_user_timeout = 500 keepalives_idle=9 \
+                   keepalives_interval=2 keepalives_count=1}";
         assert_eq!(with_network_timeouts(own, second), own, "the administrator's own options win");
+        let ha = with_network_timeouts(
+            "Driver=PostgreSQL Unicode;Servername=pg1,pg2;Port=5432;pqopt={target_session_attrs=read-write keepalives=0}",
+            second,
+        );
+        assert_eq!(
+            ha,
+            "Driver=PostgreSQL Unicode;Servername=pg1,pg2;Port=5432;pqopt={target_session_attrs=read-write \
+             keepalives=0 tcp_user_timeout=3000 keepalives_idle=3 keepalives_interval=1 keepalives_count=3}",
+            "ours beside the administrator's"
+        );
+        let driver = with_network_timeouts("Driver=PostgreSQL Unicode;KeepaliveTime=30", second);
+        assert_eq!(driver, "Driver=PostgreSQL Unicode;KeepaliveTime=30;pqopt={tcp_user_timeout=3000}");
+        assert_eq!(libpq_keys(r"a=1 b = 'x y=z' c='it\'s' d="), ["a", "b", "c", "d"]);
         let maria = with_network_timeouts("Driver=MariaDB Unicode;Server=db;", second);
         assert_eq!(maria, "Driver=MariaDB Unicode;Server=db;CONN_TIMEOUT=3;READ_TIMEOUT=3;WRITE_TIMEOUT=3");
         assert_eq!(with_network_timeouts("DSN=asterisk", second), "DSN=asterisk");

@@ -192,7 +192,12 @@ fn seconds(timeout: Duration) -> usize {
 }
 
 fn query_error(error: odbc_api::Error) -> StoreError {
-    StoreError::Query(super::pool::one_line(&error.to_string()))
+    let text = super::pool::one_line(&error.to_string());
+    if super::odbc::is_read_only(&error) {
+        super::odbc::not_the_primary(&text)
+    } else {
+        StoreError::Query(text)
+    }
 }
 
 /// Whether `SELECT <what> FROM <table>` runs: `Ok(false)` only when the

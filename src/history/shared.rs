@@ -11,11 +11,11 @@ use super::breaker::Breaker;
 use super::cache::Cache;
 use super::latency::Latency;
 use super::pending::Pending;
-use crate::log_warning;
 use crate::routing::agent::{Agent, AgentRule};
 use crate::routing::contact::Contact;
 use crate::routing::number::NumberKey;
 use crate::time::now_ms;
+use crate::{log_notice, log_warning};
 
 /// How long a forgotten number is remembered, to drop stragglers.
 pub(super) const FORGOTTEN_KEPT_MS: i64 = 24 * 3600 * 1000;
@@ -112,6 +112,16 @@ impl Shared {
             _ => {
                 agents.insert(contact.agent.id.clone(), contact.clone());
             }
+        }
+    }
+
+    /// A statement went through: an open breaker closes, and says so.
+    pub(super) fn note_success(&self) {
+        if let Some(down) = self.breaker.success() {
+            log_notice!(
+                "res_sticky: history database answers again (failing for {:.1} s); lookups use it again",
+                down.as_secs_f64()
+            );
         }
     }
 

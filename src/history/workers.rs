@@ -213,7 +213,7 @@ fn store_worker(store: &dyn Store, shared: &Shared, jobs: &Mutex<Receiver<Job>>)
             continue;
         }
         if (job.work)(store, shared, timeout) {
-            shared.breaker.success();
+            shared.note_success();
         }
     }
 }
@@ -278,7 +278,7 @@ fn writer(store: &dyn Store, shared: &Shared, journal: &Journal, stop: &AtomicBo
                 let batch = held.release();
                 shared.pending.done(&batch);
                 journal.confirm(batch.iter().filter_map(|(_, ticket)| *ticket));
-                shared.breaker.success();
+                shared.note_success();
                 // Contacts left to the journal come back as soon as there is
                 // room, not only when the queue runs dry.
                 if shared.pending.room() >= WRITE_BATCH * 4 && journal.has_spilled() {
@@ -532,7 +532,7 @@ fn poller(
                     seen_max = Some(last);
                     shared.counters.last_sync_ms.store(crate::time::now_ms(), Ordering::Relaxed);
                     shared.cache.lock().forget_coverage();
-                    shared.breaker.success();
+                    shared.note_success();
                 }
                 Err(error) => shared.note_failure(&error.to_string()),
             }
@@ -546,7 +546,7 @@ fn poller(
         let from = marks.front().map(|(_, id)| *id).unwrap_or(max).min(max);
         match store.rows_after(from, 5_000, timeout) {
             Ok(rows) => {
-                shared.breaker.success();
+                shared.note_success();
                 shared.counters.last_sync_ms.store(crate::time::now_ms(), Ordering::Relaxed);
                 let newest = rows.iter().map(|(id, _)| *id).max().unwrap_or(max).max(max);
                 let node = shared.node();

@@ -198,9 +198,44 @@ impl Server {
             // Connections come from the host's side of a private network too.
             let hba = self.dir.join("data/pg_hba.conf");
             let mut text = fs::read_to_string(&hba).expect("pg_hba.conf");
-            text.push_str("host all all 100.64.0.0/16 trust\n");
+            // and, for a standby's clients, from the rest of 127.0.0.0/8.
+            text.push_str("host all all 100.64.0.0/16 trust\nhost all all 127.0.0.0/8 trust\n");
             fs::write(&hba, text).expect("pg_hba.conf");
         }
+    }
+
+    /// A streaming-replication standby of the PostgreSQL `primary`: a base
+    /// backup (`pg_basebackup -R`, so it follows the primary), run as a hot
+    /// standby on the same port at 127.0.0.2, as a second machine would be
+    /// (psqlODBC's `Port` holds only 9 characters: one port for every host).
+    pub fn standby_of(primary: &Server, test: &str) -> Server {
+        assert_eq!(primary.kind, Kind::Postgres, "a standby of PostgreSQL");
+        let root = root();
+        let dir_inside = format!("{}/db-{test}-{}", super::root::TESTS_DIR, std::process::id());
+        let dir = root.host_path(&dir_inside);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("database dir");
+        chown(&dir, user_ids(root, "postgres"));
+        let output = Command::new("chroot")
+            .arg("--userspec=postgres:postgres")
+            .arg(&root.path)
+            .arg(format!("{}/pg_basebackup", postgres_bin(root)))
+            .args(["-h", &primary.host, "-p", &primary.port.to_string(), "-U", "sticky"])
+            .args(["-D", &format!("{dir_inside}/data"), "-R", "-X", "stream", "--no-sync"])
+            .output()
+            .expect("running pg_basebackup");
+        assert!(output.status.success(), "pg_basebackup failed: {}", String::from_utf8_lossy(&output.stderr));
+        let host = "127.0.0.2".to_string();
+        let mut server =
+            Server { root, kind: Kind::Postgres, port: primary.port, host, netns: None, dir_inside, dir, child: None };
+        server.run();
+        assert_eq!(server.sql("SELECT pg_is_in_recovery()").trim(), "t", "a standby");
+        server
+    }
+
+    /// Promotes a standby to primary and waits until it takes writes.
+    pub fn promote(&self) {
+        assert_eq!(self.sql("SELECT pg_promote(true, 30)").trim(), "t", "promoted");
     }
 
     /// Cuts the server off without a trace (it must run isolated).
