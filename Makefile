@@ -40,7 +40,7 @@ MODULES_DIR ?= $(shell for d in /usr/lib/$(MULTIARCH)/asterisk/modules /usr/lib/
 ASTETCDIR ?= /etc/asterisk
 ASTDATADIR ?= $(shell [ -d "$(DESTDIR)/usr/share/asterisk/documentation" ] && echo /usr/share/asterisk || echo /var/lib/asterisk)
 
-.PHONY: all headers root install lint msrv unit integration test demo bench bench-smoke soak clean setup-build setup-test setup-deb deb deb-test docker-engine docker docker-test
+.PHONY: all headers root install lint msrv unit integration test demo bench bench-smoke soak fleet clean setup-build setup-test setup-deb deb deb-test docker-engine docker docker-test
 
 all: $(MODULE)
 
@@ -120,6 +120,15 @@ bench: $(MODULE) root
 bench-smoke: $(MODULE) root
 	RES_STICKY_SO=$(CURDIR)/$(MODULE) BENCH_SIZES=2k BENCH_STORES=sqlite BENCH_QUICK=1 \
 		$(CARGO) run --quiet --locked --release --example bench
+
+# Many servers on one PostgreSQL (BENCHMARKS.md): four real Asterisk servers
+# taking calls, alone and beside FLEET_SYNTHETIC (default 0,50,200) synthetic
+# servers (pgbench with their statements), FLEET_SECONDS (default 60) a phase.
+FLEET_SYNTHETIC ?= 0,50,200
+FLEET_SECONDS ?= 60
+fleet: $(MODULE) root
+	RES_STICKY_SO=$(CURDIR)/$(MODULE) FLEET_SYNTHETIC=$(FLEET_SYNTHETIC) FLEET_SECONDS=$(FLEET_SECONDS) \
+		$(CARGO) run --quiet --locked --release --example fleet
 
 # Calls, reloads and database faults for SOAK_MINUTES (default 10); prints
 # calls, decisions, waits, contacts learned against rows stored, and the

@@ -26,6 +26,9 @@ pub struct Server {
     dir_inside: String,
     dir: PathBuf,
     child: Option<Child>,
+    /// Settings given on the server's command line after the harness's own
+    /// (PostgreSQL's `-c name=value`), for a test that needs more.
+    pub settings: Vec<String>,
 }
 
 /// A network namespace of the test's own, reached from the host over a
@@ -142,7 +145,7 @@ impl Server {
         fs::create_dir_all(&dir).expect("database dir");
         let port = super::asterisk::free_port();
         let host = netns.as_ref().map_or("127.0.0.1".to_string(), |ns| ns.ns_ip.clone());
-        let mut server = Server { root, kind, port, host, netns, dir_inside, dir, child: None };
+        let mut server = Server { root, kind, port, host, netns, dir_inside, dir, child: None, settings: Vec::new() };
         server.initialise();
         server.run();
         server
@@ -226,8 +229,17 @@ impl Server {
             .expect("running pg_basebackup");
         assert!(output.status.success(), "pg_basebackup failed: {}", String::from_utf8_lossy(&output.stderr));
         let host = "127.0.0.2".to_string();
-        let mut server =
-            Server { root, kind: Kind::Postgres, port: primary.port, host, netns: None, dir_inside, dir, child: None };
+        let mut server = Server {
+            root,
+            kind: Kind::Postgres,
+            port: primary.port,
+            host,
+            netns: None,
+            dir_inside,
+            dir,
+            child: None,
+            settings: Vec::new(),
+        };
         server.run();
         assert_eq!(server.sql("SELECT pg_is_in_recovery()").trim(), "t", "a standby");
         server
@@ -279,6 +291,9 @@ impl Server {
                         "-c",
                         "max_connections=60",
                     ]);
+                for setting in &self.settings {
+                    command.args(["-c", setting]);
+                }
             }
             Kind::MariaDb => {
                 command.arg(&self.root.path).arg("mariadbd").args([
@@ -322,6 +337,16 @@ impl Server {
         if self.kind == Kind::MariaDb {
             self.sql("CREATE DATABASE IF NOT EXISTS sticky");
         }
+    }
+
+    /// The server's main process (PostgreSQL's postmaster), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The server's directory inside the root (for files a client there reads).
+    pub fn dir_inside(&self) -> &str {
+        &self.dir_inside
     }
 
     /// Kills the server and its worker processes with SIGKILL, as a crash

@@ -8,6 +8,7 @@ pub mod asterisk;
 pub mod calls;
 pub mod db;
 pub mod demo;
+pub mod fleet;
 pub mod root;
 pub mod sipp;
 pub mod soak;
