@@ -15,10 +15,11 @@
 //! node and scope shared with every other contact naming them, its call id
 //! as a hash), and a number's first contact lives inside its entry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use smallvec::SmallVec;
@@ -175,7 +176,21 @@ pub struct Cache {
     budget: usize,
     agents: Interned<Agent>,
     tags: Interned<Tags>,
+    /// Other servers' contacts the sync poller saw lately for numbers not
+    /// cached, with when it saw them: a store read of the number whose
+    /// statement began before the poller saw one (so may not have found
+    /// it) takes it from here when it fills the entry, since the poller
+    /// reads each row once.
+    synced: HashMap<u64, SmallVec<[(Instant, Contact); 1]>>,
+    /// The same, by when they were seen, oldest first, to let them go.
+    synced_order: VecDeque<(Instant, u64)>,
 }
+
+/// How long, and how many, other servers' contacts for numbers not cached
+/// are kept for store reads finishing late: longer than the longest
+/// `query_timeout` (30 s).
+const SYNCED_KEPT: Duration = Duration::from_secs(35);
+const SYNCED_MAX: usize = 50_000;
 
 /// Shared copies of values many contacts hold (agents, tags).
 struct Interned<T> {
@@ -217,6 +232,8 @@ impl Cache {
             budget: size.max(1) * CONTACTS_PER_NUMBER,
             agents: Interned::default(),
             tags: Interned::default(),
+            synced: HashMap::new(),
+            synced_order: VecDeque::new(),
         }
     }
 
@@ -246,6 +263,8 @@ impl Cache {
         self.contacts
     }
 
+    /// Empties the cache (what the poller saw lately stays, for the store
+    /// reads under way).
     pub fn clear(&mut self) {
         self.entries.clear();
         self.contacts = 0;
@@ -304,9 +323,13 @@ impl Cache {
 
     /// Forgets a number.
     pub fn remove(&mut self, key: &NumberKey) {
-        if let Some(entry) = code(key).and_then(|code| self.entries.pop(&code)) {
+        let Some(code) = code(key) else {
+            return;
+        };
+        if let Some(entry) = self.entries.pop(&code) {
             self.contacts -= entry.contacts.len();
         }
+        self.synced.remove(&code);
     }
 
     /// A contact this server just learned.
@@ -332,7 +355,29 @@ impl Cache {
                 }
             }
             self.shrink();
+        } else {
+            self.keep_synced(code, contact);
         }
+    }
+
+    /// Keeps another server's contact of a number not cached (see `synced`),
+    /// letting the oldest go.
+    fn keep_synced(&mut self, code: u64, contact: Contact) {
+        let now = Instant::now();
+        while let Some(&(at, old)) = self.synced_order.front() {
+            if now.duration_since(at) <= SYNCED_KEPT && self.synced_order.len() < SYNCED_MAX {
+                break;
+            }
+            self.synced_order.pop_front();
+            if let Some(kept) = self.synced.get_mut(&old) {
+                kept.retain(|(seen, _)| *seen > at);
+                if kept.is_empty() {
+                    self.synced.remove(&old);
+                }
+            }
+        }
+        self.synced.entry(code).or_default().push((now, contact));
+        self.synced_order.push_back((now, code));
     }
 
     /// `Some(answer)` when the cache settles the question, `None` on a miss.
@@ -342,12 +387,22 @@ impl Cache {
     }
 
     /// Stores what a read of everything since `since` (newest first)
-    /// returned; `complete` unless the read stopped at its row limit.
-    pub fn store_read(&mut self, key: &NumberKey, since: i64, rows: Vec<Contact>, complete: bool) {
+    /// returned; `complete` unless the read stopped at its row limit;
+    /// `began`: when its statement was sent (contacts the poller saw from
+    /// then on may have been committed too late for it).
+    pub fn store_read(&mut self, key: &NumberKey, since: i64, rows: Vec<Contact>, complete: bool, began: Instant) {
         let Some(code) = code(key) else {
             return;
         };
-        let entry = self.add(code, rows);
+        let late: Vec<Contact> = self
+            .synced
+            .remove(&code)
+            .into_iter()
+            .flatten()
+            .filter(|(seen, contact)| *seen >= began && contact.started_at >= since)
+            .map(|(_, contact)| contact)
+            .collect();
+        let entry = self.add(code, rows.into_iter().chain(late));
         entry.covered_since = entry.covered_since.min(since);
         entry.truncated |= !complete;
     }
@@ -442,7 +497,7 @@ mod tests {
     #[test]
     fn a_store_read_settles_negative_answers() {
         let mut cache = Cache::new(10);
-        cache.store_read(&key(), 500, Vec::new(), true);
+        cache.store_read(&key(), 500, Vec::new(), true, Instant::now());
         assert_eq!(agent(cache.answer(&key(), 600, &any(), false)), Some(None), "covered: a negative answer");
         assert_eq!(cache.answer(&key(), 400, &any(), false), None, "a wider window than was read");
         cache.learn(contact("102", Direction::Outbound, 700));
@@ -454,10 +509,53 @@ mod tests {
     }
 
     #[test]
+    fn a_contact_synced_while_a_store_read_ran_is_not_hidden() {
+        let other = || NumberKey::from_stored("9000000001").unwrap();
+        let mut cache = Cache::new(10);
+        let began = Instant::now();
+        // The store read of the number began and found nothing; before it
+        // was cached, the poller saw another server's contact of it.
+        cache.merge_remote(contact("103", Direction::Inbound, 900));
+        cache.store_read(&key(), 500, Vec::new(), true, began);
+        assert_eq!(agent(cache.answer(&key(), 600, &any(), false)), Some(Some("103".into())), "not a negative");
+        assert_eq!(cache.contacts(), 1, "counted");
+        // Seen before a read began: the read found it itself, if it is there.
+        cache.merge_remote(Contact { number: other(), ..contact("101", Direction::Inbound, 900) });
+        cache.store_read(&other(), 500, Vec::new(), true, Instant::now());
+        assert_eq!(agent(cache.answer(&other(), 600, &any(), false)), Some(None));
+        // Forgetting the number drops what was kept for it too.
+        cache.remove(&other());
+        let began = Instant::now();
+        cache.merge_remote(Contact { number: other(), ..contact("101", Direction::Inbound, 950) });
+        cache.remove(&other());
+        cache.store_read(&other(), 500, Vec::new(), true, began);
+        assert_eq!(agent(cache.answer(&other(), 600, &any(), false)), Some(None), "a forgotten number stays so");
+        // Older than the read's window: left out.
+        let mut narrow = Cache::new(10);
+        let began = Instant::now();
+        narrow.merge_remote(contact("102", Direction::Inbound, 100));
+        narrow.store_read(&key(), 500, Vec::new(), true, began);
+        assert_eq!(agent(narrow.answer(&key(), 600, &any(), false)), Some(None));
+        assert_eq!(narrow.contacts(), 0);
+    }
+
+    #[test]
+    fn contacts_kept_for_late_reads_are_bounded() {
+        let mut cache = Cache::new(10);
+        for i in 0..(SYNCED_MAX as u64 + 10) {
+            let number = NumberKey::from_stored(&format!("9{i:09}")).unwrap();
+            cache.merge_remote(Contact { number, ..contact("101", Direction::Inbound, 900) });
+        }
+        assert!(cache.synced_order.len() <= SYNCED_MAX);
+        assert!(cache.synced.len() <= SYNCED_MAX, "{}", cache.synced.len());
+        assert_eq!(cache.len(), 0, "nothing cached by another server's traffic");
+    }
+
+    #[test]
     fn first_agent_from_a_complete_entry() {
         let mut cache = Cache::new(10);
         let rows = vec![contact("103", Direction::Inbound, 900), contact("101", Direction::Inbound, 800)];
-        cache.store_read(&key(), 100, rows, true);
+        cache.store_read(&key(), 100, rows, true, Instant::now());
         cache.learn(contact("104", Direction::Inbound, 1_000));
         assert_eq!(agent(cache.answer(&key(), 100, &any(), true)), Some(Some("101".into())));
         assert_eq!(agent(cache.answer(&key(), 850, &any(), true)), Some(Some("103".into())));
@@ -469,7 +567,7 @@ mod tests {
         let mut cache = Cache::new(10);
         let rows: Vec<Contact> =
             (0..MAX_PER_NUMBER as i64).map(|i| contact("101", Direction::Inbound, 10_000 - i)).collect();
-        cache.store_read(&key(), 0, rows, false);
+        cache.store_read(&key(), 0, rows, false, Instant::now());
         assert_eq!(cache.answer(&key(), 0, &any(), true), None, "older contacts may exist");
         assert_eq!(cache.answer(&key(), 0, &only(Direction::Outbound), false), None);
         assert_eq!(agent(cache.answer(&key(), 9_990, &only(Direction::Outbound), false)), Some(None));
@@ -501,7 +599,7 @@ mod tests {
                     ..contact(&format!("{}", 100 + j), Direction::Inbound, j as i64)
                 })
                 .collect();
-            cache.store_read(&number(i), 0, rows, true);
+            cache.store_read(&number(i), 0, rows, true, Instant::now());
             assert!(cache.contacts() <= 40, "{} contacts after {i}", cache.contacts());
         }
         assert_eq!(cache.len(), 2, "only the two most recent numbers fit");

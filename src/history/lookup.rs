@@ -110,7 +110,7 @@ impl History {
             shared.counters.store_reads.record(started.elapsed());
             let complete = rows.len() < MAX_PER_NUMBER;
             let rows = shared.trusted_only(rows);
-            shared.cache.lock().store_read(&key, load_since, rows, complete);
+            shared.cache.lock().store_read(&key, load_since, rows, complete, started);
             Ok(())
         })?;
         let answer = self.shared.cache.lock().answer(&lookup.key, since, &lookup.filter, lookup.first);

@@ -18,6 +18,7 @@
 pub mod breaker;
 pub mod cache;
 mod forget;
+mod gaps;
 mod heal;
 pub mod import;
 pub mod journal;

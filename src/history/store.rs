@@ -146,6 +146,9 @@ pub mod memory {
         /// database gone silent).
         pub hang_next_notes: AtomicBool,
         pub hanging: AtomicBool,
+        /// Rows of these ids are not seen by reads yet (their transaction
+        /// is still committing).
+        pub uncommitted: Mutex<std::collections::HashSet<i64>>,
     }
 
     impl MemoryStore {
@@ -174,10 +177,12 @@ pub mod memory {
         fn recent(&self, key: &NumberKey, since: i64, limit: usize, _: Duration) -> Result<Vec<Contact>, StoreError> {
             self.check()?;
             self.reads.fetch_add(1, Ordering::SeqCst);
+            let hidden = self.uncommitted.lock().clone();
             let mut found: Vec<Contact> = self
                 .rows
                 .lock()
                 .iter()
+                .filter(|(id, _)| !hidden.contains(id))
                 .map(|(_, c)| c)
                 .filter(|c| &c.number == key && c.started_at >= since)
                 .cloned()
@@ -283,7 +288,9 @@ pub mod memory {
 
         fn rows_after(&self, after: i64, limit: usize, _: Duration) -> Result<Vec<Row>, StoreError> {
             self.check()?;
-            Ok(self.rows.lock().iter().filter(|(id, _)| *id > after).take(limit).cloned().collect())
+            let hidden = self.uncommitted.lock().clone();
+            let rows = self.rows.lock();
+            Ok(rows.iter().filter(|(id, _)| *id > after && !hidden.contains(id)).take(limit).cloned().collect())
         }
 
         fn last_id(&self, _: Duration) -> Result<i64, StoreError> {

@@ -197,6 +197,26 @@ fn contacts_written_by_another_server_reach_the_cache() {
 }
 
 #[test]
+fn a_row_committed_after_a_newer_one_still_reaches_the_cache() {
+    let store = Arc::new(MemoryStore::default());
+    let here = start(settings("a"), store.clone());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(agent_of(here.lookup(&lookup("9000000001", HOUR))), None, "cached as having no history");
+    // Another server's row of it takes id 1 but commits late, after id 2.
+    store.uncommitted.lock().insert(1);
+    store.insert(&[contact("9000000001", "106", Direction::Inbound, Duration::from_secs(5), "b")], HOUR).unwrap();
+    store.insert(&[contact("9000000002", "107", Direction::Inbound, Duration::from_secs(5), "b")], HOUR).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(here.cached(&lookup("9000000001", HOUR)).flatten(), None, "not committed yet");
+    store.uncommitted.lock().clear();
+    assert!(
+        wait_until(Duration::from_secs(3), || here.cached(&lookup("9000000001", HOUR)).flatten().is_some()),
+        "the poller read the gap again and merged the late row"
+    );
+    here.stop();
+}
+
+#[test]
 fn first_agent_over_a_long_history() {
     let store = Arc::new(MemoryStore::default());
     let rows: Vec<Contact> = (0..100)

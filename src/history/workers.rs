@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::gaps::Gaps;
 use super::journal::Journal;
 use super::store::{Store, StoreError};
 use super::Shared;
@@ -23,8 +24,11 @@ use crate::{log_error, log_notice, log_warning};
 
 /// How many contacts one store write carries.
 pub const WRITE_BATCH: usize = 500;
-/// Rows committed this much later than their id suggests are still seen.
+/// Rows committed this much later than their id suggests are still seen
+/// (the sync poll's gaps, the owner follower's re-read).
 const SYNC_OVERLAP: Duration = Duration::from_secs(5);
+/// How often the sync poller checks that the table's ids did not go back.
+const ID_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Work for a store worker: runs against the store with the time left, and
 /// says whether the store answered (for the breaker).
@@ -518,18 +522,39 @@ fn poller(
     interval: Duration,
     timeout: Duration,
 ) {
-    let mut seen_max: Option<i64> = None;
-    let mut marks: VecDeque<(Instant, i64)> = VecDeque::new();
+    let mut gaps: Option<Gaps> = None;
+    // Gaps are given up after a few seconds, and never before the next poll.
+    let keep = SYNC_OVERLAP.max(interval * 2);
+    // When the newest id was last checked against the table's: ids that
+    // went back (a table restored, a standby promoted that never had the
+    // last ids) are followed from where the table is now.
+    let mut checked = Instant::now();
+    let mut failed = false;
     while !stop.load(Ordering::SeqCst) {
         pause(stop, interval);
         if stop.load(Ordering::SeqCst) {
             return;
         }
         shared.apply_notes(store, journal, timeout);
-        let Some(max) = seen_max else {
+        let due = failed || checked.elapsed() >= ID_CHECK_INTERVAL;
+        if let Some(known) = gaps.as_ref().filter(|_| due) {
+            if let Ok(last) = store.last_id(timeout) {
+                checked = Instant::now();
+                failed = false;
+                if last < known.newest() {
+                    log_notice!(
+                        "res_sticky: the history table's ids went back ({} read, {last} now: restored, or a \
+                         standby promoted); following it from there",
+                        known.newest()
+                    );
+                    gaps = None;
+                }
+            }
+        }
+        let Some(gaps) = gaps.as_mut() else {
             match store.last_id(timeout) {
                 Ok(last) => {
-                    seen_max = Some(last);
+                    gaps = Some(Gaps::new(last));
                     shared.counters.last_sync_ms.store(crate::time::now_ms(), Ordering::Relaxed);
                     shared.cache.lock().forget_coverage();
                     shared.note_success();
@@ -538,17 +563,14 @@ fn poller(
             }
             continue;
         };
-        // Re-read what was newest a few seconds ago: a row whose transaction
-        // committed late carries an id below rows already seen.
-        while marks.front().is_some_and(|(at, _)| at.elapsed() > SYNC_OVERLAP) && marks.len() > 1 {
-            marks.pop_front();
-        }
-        let from = marks.front().map(|(_, id)| *id).unwrap_or(max).min(max);
+        // From below an id not seen yet (a row whose transaction commits
+        // late carries an id below rows already read), else new rows only.
+        let from = gaps.from(keep);
         match store.rows_after(from, 5_000, timeout) {
             Ok(rows) => {
                 shared.note_success();
                 shared.counters.last_sync_ms.store(crate::time::now_ms(), Ordering::Relaxed);
-                let newest = rows.iter().map(|(id, _)| *id).max().unwrap_or(max).max(max);
+                gaps.read(&rows.iter().map(|(id, _)| *id).collect::<Vec<_>>());
                 let node = shared.node();
                 let mut cache = shared.cache.lock();
                 for (_, contact) in rows {
@@ -557,10 +579,11 @@ fn poller(
                     }
                 }
                 drop(cache);
-                seen_max = Some(newest);
-                marks.push_back((Instant::now(), newest));
             }
-            Err(error) => shared.note_failure(&error.to_string()),
+            Err(error) => {
+                shared.note_failure(&error.to_string());
+                failed = true;
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Many Asterisk servers on one PostgreSQL, measured: real servers taking
 //! calls, and a synthetic load standing in for more servers — pgbench inside
 //! the root, one connection per server, sending what a server sends: the
-//! sync polls (contacts with the module's overlap re-read, notes of
-//! forgotten numbers, owners), a contact written and a cold read per call.
+//! sync polls (contacts after the newest id read, notes of forgotten
+//! numbers, owners), a contact written and a cold read per call.
 //! The figures: the sync lag between real servers (a contact learned on one
 //! until another's cache has it), the database's CPU, statements per second
 //! per server, and the real servers' lookup times.
@@ -22,8 +22,12 @@ use super::Asterisk;
 /// each); the polls follow `sync_interval`.
 pub const CALLS_PER_SECOND: f64 = 1.0;
 
-/// How far back each poll re-reads, as the module does (SYNC_OVERLAP).
-const OVERLAP_SECONDS: f64 = 5.0;
+/// How far back each synthetic poll re-reads: 0, as the module does since
+/// it follows gaps in the ids; FLEET_OVERLAP=5 for the module before that,
+/// which re-read the last 5 s of rows on every poll.
+fn overlap_seconds() -> f64 {
+    std::env::var("FLEET_OVERLAP").ok().and_then(|s| s.parse().ok()).unwrap_or(0.0)
+}
 
 pub struct Fleet {
     pub server: Server,
@@ -260,12 +264,11 @@ impl Fleet {
         // Rows written a second by the whole fleet, and so how many ids
         // back the overlap re-read starts.
         let rows_per_second = (servers + self.real.len()) as f64 * CALLS_PER_SECOND;
-        let overlap = (rows_per_second * OVERLAP_SECONDS).ceil() as u64;
+        let overlap = (rows_per_second * overlap_seconds()).ceil() as u64;
         let columns = "number_key, agent_id, agent_interface, direction, disposition, started_at, node, call_id, \
                        client_number, scope";
         let scripts = [
-            // The sync poll, from the mark of a few seconds ago (\aset keeps
-            // the last row's id: the new mark).
+            // The sync poll (\aset keeps the last row's id: the new mark).
             (
                 "sync",
                 polls_per_second,
