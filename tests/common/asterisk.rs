@@ -258,6 +258,14 @@ impl Asterisk {
         output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// Runs a CLI command that may take up to `seconds` (an import of
+    /// millions of rows); `None` if it failed or took longer.
+    pub fn slow_cli(&self, command: &str, seconds: u32) -> Option<String> {
+        let config = self.config_path();
+        let output = self.root.run_for("/usr/sbin/asterisk", &["-C", &config, "-rx", command], seconds);
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// Runs a CLI command and returns what it printed.
     pub fn cli(&self, command: &str) -> String {
         self.try_cli(command).unwrap_or_else(|| panic!("CLI '{command}' failed on {}", self.name))

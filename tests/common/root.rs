@@ -239,9 +239,14 @@ impl Root {
     /// minutes, so that a client stuck on a wrong server fails the test
     /// instead of hanging it.
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        self.run_for(program, args, 120)
+    }
+
+    /// [`Root::run`] given up to `seconds` (a long batch job).
+    pub fn run_for(&self, program: &str, args: &[&str], seconds: u32) -> Output {
         Command::new("chroot")
             .arg(&self.path)
-            .args(["timeout", "--kill-after=5", "120", program])
+            .args(["timeout", "--kill-after=5", &seconds.to_string(), program])
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("chroot {program}: {e}"))
