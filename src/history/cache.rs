@@ -376,8 +376,12 @@ impl Cache {
                 }
             }
         }
-        self.synced.entry(code).or_default().push((now, contact));
-        self.synced_order.push_back((now, code));
+        let kept = self.synced.entry(code).or_default();
+        // The poll reads rows above a gap again: one copy each.
+        if kept.iter().all(|(_, known)| known.call_id != contact.call_id) {
+            kept.push((now, contact));
+            self.synced_order.push_back((now, code));
+        }
     }
 
     /// `Some(answer)` when the cache settles the question, `None` on a miss.
@@ -389,18 +393,27 @@ impl Cache {
     /// Stores what a read of everything since `since` (newest first)
     /// returned; `complete` unless the read stopped at its row limit;
     /// `began`: when its statement was sent (contacts the poller saw from
-    /// then on may have been committed too late for it).
-    pub fn store_read(&mut self, key: &NumberKey, since: i64, rows: Vec<Contact>, complete: bool, began: Instant) {
+    /// then on may have been committed too late for it; those still
+    /// `usable` now are added).
+    pub fn store_read(
+        &mut self,
+        key: &NumberKey,
+        since: i64,
+        rows: Vec<Contact>,
+        complete: bool,
+        began: Instant,
+        usable: impl Fn(&Contact) -> bool,
+    ) {
         let Some(code) = code(key) else {
             return;
         };
         let late: Vec<Contact> = self
             .synced
-            .remove(&code)
+            .get(&code)
             .into_iter()
             .flatten()
-            .filter(|(seen, contact)| *seen >= began && contact.started_at >= since)
-            .map(|(_, contact)| contact)
+            .filter(|(seen, contact)| *seen >= began && contact.started_at >= since && usable(contact))
+            .map(|(_, contact)| contact.clone())
             .collect();
         let entry = self.add(code, rows.into_iter().chain(late));
         entry.covered_since = entry.covered_since.min(since);
@@ -497,7 +510,7 @@ mod tests {
     #[test]
     fn a_store_read_settles_negative_answers() {
         let mut cache = Cache::new(10);
-        cache.store_read(&key(), 500, Vec::new(), true, Instant::now());
+        cache.store_read(&key(), 500, Vec::new(), true, Instant::now(), |_| true);
         assert_eq!(agent(cache.answer(&key(), 600, &any(), false)), Some(None), "covered: a negative answer");
         assert_eq!(cache.answer(&key(), 400, &any(), false), None, "a wider window than was read");
         cache.learn(contact("102", Direction::Outbound, 700));
@@ -516,25 +529,32 @@ mod tests {
         // The store read of the number began and found nothing; before it
         // was cached, the poller saw another server's contact of it.
         cache.merge_remote(contact("103", Direction::Inbound, 900));
-        cache.store_read(&key(), 500, Vec::new(), true, began);
+        cache.store_read(&key(), 500, Vec::new(), true, began, |_| true);
         assert_eq!(agent(cache.answer(&key(), 600, &any(), false)), Some(Some("103".into())), "not a negative");
         assert_eq!(cache.contacts(), 1, "counted");
         // Seen before a read began: the read found it itself, if it is there.
         cache.merge_remote(Contact { number: other(), ..contact("101", Direction::Inbound, 900) });
-        cache.store_read(&other(), 500, Vec::new(), true, Instant::now());
+        std::thread::sleep(Duration::from_millis(2));
+        cache.store_read(&other(), 500, Vec::new(), true, Instant::now(), |_| true);
         assert_eq!(agent(cache.answer(&other(), 600, &any(), false)), Some(None));
         // Forgetting the number drops what was kept for it too.
         cache.remove(&other());
         let began = Instant::now();
         cache.merge_remote(Contact { number: other(), ..contact("101", Direction::Inbound, 950) });
         cache.remove(&other());
-        cache.store_read(&other(), 500, Vec::new(), true, began);
+        cache.store_read(&other(), 500, Vec::new(), true, began, |_| true);
         assert_eq!(agent(cache.answer(&other(), 600, &any(), false)), Some(None), "a forgotten number stays so");
+        // No longer usable (agent_pattern changed by a reload): left out.
+        let mut reloaded = Cache::new(10);
+        let began = Instant::now();
+        reloaded.merge_remote(contact("105", Direction::Inbound, 900));
+        reloaded.store_read(&key(), 500, Vec::new(), true, began, |c| &*c.agent.id != "105");
+        assert_eq!(agent(reloaded.answer(&key(), 600, &any(), false)), Some(None));
         // Older than the read's window: left out.
         let mut narrow = Cache::new(10);
         let began = Instant::now();
         narrow.merge_remote(contact("102", Direction::Inbound, 100));
-        narrow.store_read(&key(), 500, Vec::new(), true, began);
+        narrow.store_read(&key(), 500, Vec::new(), true, began, |_| true);
         assert_eq!(agent(narrow.answer(&key(), 600, &any(), false)), Some(None));
         assert_eq!(narrow.contacts(), 0);
     }
@@ -547,6 +567,12 @@ mod tests {
             cache.merge_remote(Contact { number, ..contact("101", Direction::Inbound, 900) });
         }
         assert!(cache.synced_order.len() <= SYNCED_MAX);
+        // Read again above a gap: kept once.
+        let number = NumberKey::from_stored("9123456789").unwrap();
+        for _ in 0..3 {
+            cache.merge_remote(Contact { number: number.clone(), ..contact("101", Direction::Inbound, 900) });
+        }
+        assert_eq!(cache.synced.get(&code(&number).unwrap()).map(|kept| kept.len()), Some(1));
         assert!(cache.synced.len() <= SYNCED_MAX, "{}", cache.synced.len());
         assert_eq!(cache.len(), 0, "nothing cached by another server's traffic");
     }
@@ -555,7 +581,7 @@ mod tests {
     fn first_agent_from_a_complete_entry() {
         let mut cache = Cache::new(10);
         let rows = vec![contact("103", Direction::Inbound, 900), contact("101", Direction::Inbound, 800)];
-        cache.store_read(&key(), 100, rows, true, Instant::now());
+        cache.store_read(&key(), 100, rows, true, Instant::now(), |_| true);
         cache.learn(contact("104", Direction::Inbound, 1_000));
         assert_eq!(agent(cache.answer(&key(), 100, &any(), true)), Some(Some("101".into())));
         assert_eq!(agent(cache.answer(&key(), 850, &any(), true)), Some(Some("103".into())));
@@ -567,7 +593,7 @@ mod tests {
         let mut cache = Cache::new(10);
         let rows: Vec<Contact> =
             (0..MAX_PER_NUMBER as i64).map(|i| contact("101", Direction::Inbound, 10_000 - i)).collect();
-        cache.store_read(&key(), 0, rows, false, Instant::now());
+        cache.store_read(&key(), 0, rows, false, Instant::now(), |_| true);
         assert_eq!(cache.answer(&key(), 0, &any(), true), None, "older contacts may exist");
         assert_eq!(cache.answer(&key(), 0, &only(Direction::Outbound), false), None);
         assert_eq!(agent(cache.answer(&key(), 9_990, &only(Direction::Outbound), false)), Some(None));
@@ -599,7 +625,7 @@ mod tests {
                     ..contact(&format!("{}", 100 + j), Direction::Inbound, j as i64)
                 })
                 .collect();
-            cache.store_read(&number(i), 0, rows, true, Instant::now());
+            cache.store_read(&number(i), 0, rows, true, Instant::now(), |_| true);
             assert!(cache.contacts() <= 40, "{} contacts after {i}", cache.contacts());
         }
         assert_eq!(cache.len(), 2, "only the two most recent numbers fit");

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Gap ranges remembered at most; past it the highest two are joined (a
-/// wider range is only re-read a little more, never missed).
+/// wider range is only re-read a little more, never missed; it is dated by
+/// the newer of the two, so neither is given up early).
 const MAX_RANGES: usize = 1_000;
 
 #[derive(Debug)]
@@ -56,11 +57,11 @@ impl Gaps {
         self.newest = last;
         while self.missing.len() > MAX_RANGES {
             let mut highest = self.missing.iter().rev().take(2).map(|(lo, (hi, since))| (*lo, *hi, *since));
-            let (Some((top, top_hi, _)), Some((below, _, since))) = (highest.next(), highest.next()) else {
+            let (Some((top, top_hi, top_since)), Some((below, _, since))) = (highest.next(), highest.next()) else {
                 break;
             };
             self.missing.remove(&top);
-            self.missing.insert(below, (top_hi, since));
+            self.missing.insert(below, (top_hi, since.max(top_since)));
         }
     }
 
@@ -81,6 +82,7 @@ impl Gaps {
         }
     }
 
+    #[cfg(test)]
     pub fn newest(&self) -> i64 {
         self.newest
     }
@@ -145,6 +147,11 @@ mod tests {
         assert_eq!(gaps.from(KEEP), 0, "from below id 1");
         let (&lo, &(hi, _)) = gaps.missing.iter().next_back().unwrap();
         assert!(lo < hi && hi == 19_999, "the highest joined: {lo}-{hi}");
+        // A gap joined to an older one lives as long as its own.
+        std::thread::sleep(Duration::from_millis(40));
+        gaps.read(&[20_002]);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(gaps.from(Duration::from_millis(60)), lo - 1, "joined to the top range, which lives on");
         // A jump of a million ids is one range, not a million.
         let mut jumped = Gaps::new(0);
         jumped.read(&[1_000_001]);

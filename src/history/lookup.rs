@@ -110,7 +110,8 @@ impl History {
             shared.counters.store_reads.record(started.elapsed());
             let complete = rows.len() < MAX_PER_NUMBER;
             let rows = shared.trusted_only(rows);
-            shared.cache.lock().store_read(&key, load_since, rows, complete, started);
+            let usable = |contact: &Contact| shared.trusted(contact) && !shared.is_forgotten(contact);
+            shared.cache.lock().store_read(&key, load_since, rows, complete, started, usable);
             Ok(())
         })?;
         let answer = self.shared.cache.lock().answer(&lookup.key, since, &lookup.filter, lookup.first);

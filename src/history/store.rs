@@ -149,6 +149,8 @@ pub mod memory {
         /// Rows of these ids are not seen by reads yet (their transaction
         /// is still committing).
         pub uncommitted: Mutex<std::collections::HashSet<i64>>,
+        /// Rows the sync poll's reads returned, in all.
+        pub rows_polled: std::sync::atomic::AtomicU64,
     }
 
     impl MemoryStore {
@@ -290,7 +292,10 @@ pub mod memory {
             self.check()?;
             let hidden = self.uncommitted.lock().clone();
             let rows = self.rows.lock();
-            Ok(rows.iter().filter(|(id, _)| *id > after && !hidden.contains(id)).take(limit).cloned().collect())
+            let found: Vec<Row> =
+                rows.iter().filter(|(id, _)| *id > after && !hidden.contains(id)).take(limit).cloned().collect();
+            self.rows_polled.fetch_add(found.len() as u64, Ordering::SeqCst);
+            Ok(found)
         }
 
         fn last_id(&self, _: Duration) -> Result<i64, StoreError> {

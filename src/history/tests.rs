@@ -217,6 +217,23 @@ fn a_row_committed_after_a_newer_one_still_reaches_the_cache() {
 }
 
 #[test]
+fn the_sync_poll_reads_each_row_once() {
+    let store = Arc::new(MemoryStore::default());
+    let here = start(settings("a"), store.clone());
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 0..20 {
+        let number = format!("90000001{i:02}");
+        store.insert(&[contact(&number, "106", Direction::Inbound, Duration::from_secs(5), "b")], HOUR).unwrap();
+    }
+    // About twenty polls (every 50 ms) while the rows are a second old.
+    std::thread::sleep(Duration::from_secs(1));
+    let polled = store.rows_polled.load(Ordering::SeqCst);
+    // Re-reading the last 5 s on every poll returned each row ~20 times here.
+    assert!((20..=25).contains(&polled), "rows returned by the polls: {polled}");
+    here.stop();
+}
+
+#[test]
 fn first_agent_over_a_long_history() {
     let store = Arc::new(MemoryStore::default());
     let rows: Vec<Contact> = (0..100)

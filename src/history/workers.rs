@@ -27,8 +27,8 @@ pub const WRITE_BATCH: usize = 500;
 /// Rows committed this much later than their id suggests are still seen
 /// (the sync poll's gaps, the owner follower's re-read).
 const SYNC_OVERLAP: Duration = Duration::from_secs(5);
-/// How often the sync poller checks that the table's ids did not go back.
-const ID_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+/// Polls failing this long make the sync poller follow the table afresh.
+const FOLLOW_AFRESH_AFTER: Duration = Duration::from_secs(2);
 
 /// Work for a store worker: runs against the store with the time left, and
 /// says whether the store answered (for the breaker).
@@ -522,39 +522,23 @@ fn poller(
     interval: Duration,
     timeout: Duration,
 ) {
-    let mut gaps: Option<Gaps> = None;
+    let mut following: Option<Gaps> = None;
     // Gaps are given up after a few seconds, and never before the next poll.
     let keep = SYNC_OVERLAP.max(interval * 2);
-    // When the newest id was last checked against the table's: ids that
-    // went back (a table restored, a standby promoted that never had the
-    // last ids) are followed from where the table is now.
-    let mut checked = Instant::now();
-    let mut failed = false;
+    // Since when polls fail: after a longer outage (a standby promoted, a
+    // table restored) the ids may have gone back, so the table is followed
+    // afresh, as at the start.
+    let mut failing_since: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         pause(stop, interval);
         if stop.load(Ordering::SeqCst) {
             return;
         }
         shared.apply_notes(store, journal, timeout);
-        let due = failed || checked.elapsed() >= ID_CHECK_INTERVAL;
-        if let Some(known) = gaps.as_ref().filter(|_| due) {
-            if let Ok(last) = store.last_id(timeout) {
-                checked = Instant::now();
-                failed = false;
-                if last < known.newest() {
-                    log_notice!(
-                        "res_sticky: the history table's ids went back ({} read, {last} now: restored, or a \
-                         standby promoted); following it from there",
-                        known.newest()
-                    );
-                    gaps = None;
-                }
-            }
-        }
-        let Some(gaps) = gaps.as_mut() else {
+        let Some(gaps) = following.as_mut() else {
             match store.last_id(timeout) {
                 Ok(last) => {
-                    gaps = Some(Gaps::new(last));
+                    following = Some(Gaps::new(last));
                     shared.counters.last_sync_ms.store(crate::time::now_ms(), Ordering::Relaxed);
                     shared.cache.lock().forget_coverage();
                     shared.note_success();
@@ -579,10 +563,18 @@ fn poller(
                     }
                 }
                 drop(cache);
+                if let Some(since) = failing_since.take().filter(|since| since.elapsed() >= FOLLOW_AFRESH_AFTER) {
+                    log_notice!(
+                        "res_sticky: other servers' contacts could not be read for {:.1} s; following the history \
+                         table afresh (its ids may have changed: a standby promoted, a table restored)",
+                        since.elapsed().as_secs_f64()
+                    );
+                    following = None;
+                }
             }
             Err(error) => {
                 shared.note_failure(&error.to_string());
-                failed = true;
+                failing_since.get_or_insert_with(Instant::now);
             }
         }
     }
