@@ -53,6 +53,7 @@ pub struct Figures {
     pub statements_per_second: f64,
     /// pgbench's transactions a second (one statement each) and its figures.
     pub synthetic_per_second: f64,
+    pub synthetic_statements: u64,
     pub synthetic_failed: u64,
     pub synthetic_inserts: u64,
     /// The synthetic servers' poll delay (the statement's time plus how
@@ -220,6 +221,7 @@ impl Fleet {
             self.pgbench_figures(child, &prefix, &mut figures);
         }
         figures.seconds = started.elapsed().as_secs_f64();
+        figures.synthetic_per_second = figures.synthetic_statements as f64 / figures.seconds;
         figures.db_cores = (cpu_seconds(pid) - cpu_before) / figures.seconds;
         let statements: f64 =
             self.server.sql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements").trim().parse().unwrap_or(0.0);
@@ -347,11 +349,6 @@ impl Fleet {
                 .and_then(|l| l[label.len()..].split_whitespace().next()?.parse::<f64>().ok())
         };
         figures.synthetic_failed = line_value("number of failed transactions:").unwrap_or(0.0) as u64;
-        figures.synthetic_per_second = text
-            .lines()
-            .find(|l| l.starts_with("tps = "))
-            .and_then(|l| l[6..].split_whitespace().next()?.parse().ok())
-            .unwrap_or(0.0);
         // The transaction log: client, number, latency (us), script, epoch,
         // us, schedule lag (us).
         let root = root();
@@ -376,5 +373,8 @@ impl Fleet {
         delays.sort();
         figures.poll_delay = (quantile(&delays, 0.5), quantile(&delays, 0.99));
         figures.synthetic_inserts = by_script.get(&3).copied().unwrap_or(0);
+        // Statements the synthetic servers ran (one a transaction): the
+        // rest of the database's are the real servers'.
+        figures.synthetic_statements = by_script.values().sum();
     }
 }
