@@ -110,7 +110,10 @@ impl History {
             shared.counters.store_reads.record(started.elapsed());
             let complete = rows.len() < MAX_PER_NUMBER;
             let rows = shared.trusted_only(rows);
-            let usable = |contact: &Contact| shared.trusted(contact) && !shared.is_forgotten(contact);
+            // Checked again (agent_pattern may have changed), not counted again.
+            let usable = |contact: &Contact| {
+                shared.trusted_parts(contact.started_at, Some(&contact.agent)) && !shared.is_forgotten(contact)
+            };
             shared.cache.lock().store_read(&key, load_since, rows, complete, started, usable);
             Ok(())
         })?;

@@ -170,6 +170,12 @@ pub mod memory {
             self.rows.lock().len()
         }
 
+        /// Empties the table, ids starting again at 1 (a restored backup, a
+        /// standby that never had the last rows).
+        pub fn truncate(&self) {
+            self.rows.lock().clear();
+        }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }

@@ -217,17 +217,51 @@ fn a_row_committed_after_a_newer_one_still_reaches_the_cache() {
 }
 
 #[test]
+fn ids_that_went_back_during_an_outage_are_followed_again() {
+    let store = Arc::new(MemoryStore::default());
+    let here = start(settings("a"), store.clone());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(agent_of(here.lookup(&lookup("9000000001", HOUR))), None);
+    store.insert(&[contact("9000000001", "106", Direction::Inbound, Duration::from_secs(60), "b")], HOUR).unwrap();
+    for i in 2..6 {
+        let number = format!("900000000{i}");
+        store.insert(&[contact(&number, "106", Direction::Inbound, Duration::from_secs(60), "b")], HOUR).unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(3), || here.cached(&lookup("9000000001", HOUR)).flatten().is_some()),
+        "merged by the poller"
+    );
+    // An outage, after which the table has fewer ids than were read, and a
+    // newer contact of the number under an id already read.
+    store.down.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(2300));
+    store.truncate();
+    store.down.store(false, Ordering::SeqCst);
+    store.insert(&[contact("9000000001", "107", Direction::Inbound, Duration::from_secs(5), "c")], HOUR).unwrap();
+    let found = || here.lookup(&lookup("9000000001", HOUR)).ok().flatten().map(|c| c.agent.id.to_string());
+    assert!(
+        wait_until(Duration::from_secs(5), || found().as_deref() == Some("107")),
+        "the newer contact is found, not the cached one"
+    );
+    here.stop();
+}
+
+#[test]
 fn the_sync_poll_reads_each_row_once() {
     let store = Arc::new(MemoryStore::default());
     let here = start(settings("a"), store.clone());
     std::thread::sleep(Duration::from_millis(200));
+    // Following the table: a row is polled.
+    store.insert(&[contact("9000000099", "106", Direction::Inbound, Duration::from_secs(5), "b")], HOUR).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || store.rows_polled.load(Ordering::SeqCst) > 0), "polling");
+    let before = store.rows_polled.load(Ordering::SeqCst);
     for i in 0..20 {
         let number = format!("90000001{i:02}");
         store.insert(&[contact(&number, "106", Direction::Inbound, Duration::from_secs(5), "b")], HOUR).unwrap();
     }
     // About twenty polls (every 50 ms) while the rows are a second old.
     std::thread::sleep(Duration::from_secs(1));
-    let polled = store.rows_polled.load(Ordering::SeqCst);
+    let polled = store.rows_polled.load(Ordering::SeqCst) - before;
     // Re-reading the last 5 s on every poll returned each row ~20 times here.
     assert!((20..=25).contains(&polled), "rows returned by the polls: {polled}");
     here.stop();

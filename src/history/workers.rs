@@ -27,7 +27,8 @@ pub const WRITE_BATCH: usize = 500;
 /// Rows committed this much later than their id suggests are still seen
 /// (the sync poll's gaps, the owner follower's re-read).
 const SYNC_OVERLAP: Duration = Duration::from_secs(5);
-/// Polls failing this long make the sync poller follow the table afresh.
+/// Polls failing this long (at least three intervals) make the sync poller
+/// check whether the table's ids went back.
 const FOLLOW_AFRESH_AFTER: Duration = Duration::from_secs(2);
 
 /// Work for a store worker: runs against the store with the time left, and
@@ -525,10 +526,12 @@ fn poller(
     let mut following: Option<Gaps> = None;
     // Gaps are given up after a few seconds, and never before the next poll.
     let keep = SYNC_OVERLAP.max(interval * 2);
-    // Since when polls fail: after a longer outage (a standby promoted, a
-    // table restored) the ids may have gone back, so the table is followed
-    // afresh, as at the start.
-    let mut failing_since: Option<Instant> = None;
+    // After polls failed for a while (a standby promoted that never had the
+    // primary's last ids, a table restored) the ids may have gone back: the
+    // table's newest id says so.
+    let outage = FOLLOW_AFRESH_AFTER.max(interval * 3);
+    let mut last_ok = Instant::now();
+    let mut failed = false;
     while !stop.load(Ordering::SeqCst) {
         pause(stop, interval);
         if stop.load(Ordering::SeqCst) {
@@ -563,18 +566,27 @@ fn poller(
                     }
                 }
                 drop(cache);
-                if let Some(since) = failing_since.take().filter(|since| since.elapsed() >= FOLLOW_AFRESH_AFTER) {
-                    log_notice!(
-                        "res_sticky: other servers' contacts could not be read for {:.1} s; following the history \
-                         table afresh (its ids may have changed: a standby promoted, a table restored)",
-                        since.elapsed().as_secs_f64()
-                    );
-                    following = None;
+                if std::mem::take(&mut failed) && last_ok.elapsed() >= outage {
+                    if let Ok(last) = store.last_id(timeout) {
+                        if last < gaps.newest() {
+                            log_notice!(
+                                "res_sticky: the history table's ids went back during an outage ({} read, {last} \
+                                 now: a standby promoted, a table restored); the cache is emptied and the table \
+                                 followed from there",
+                                gaps.newest()
+                            );
+                            // Rows that took ids already read were never
+                            // seen: what the cache holds may be stale.
+                            shared.cache.lock().clear();
+                            *gaps = Gaps::new(last);
+                        }
+                    }
                 }
+                last_ok = Instant::now();
             }
             Err(error) => {
                 shared.note_failure(&error.to_string());
-                failing_since.get_or_insert_with(Instant::now);
+                failed = true;
             }
         }
     }
