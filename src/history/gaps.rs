@@ -38,8 +38,8 @@ impl Gaps {
     }
 
     /// The ids a poll returned.
-    pub fn read(&mut self, ids: &[i64]) {
-        let mut ids = ids.to_vec();
+    pub fn read(&mut self, ids: impl IntoIterator<Item = i64>) {
+        let mut ids: Vec<i64> = ids.into_iter().collect();
         ids.sort_unstable();
         ids.dedup();
         let newest = self.newest;
@@ -97,9 +97,9 @@ mod tests {
     fn without_gaps_only_new_rows_are_read() {
         let mut gaps = Gaps::new(100);
         assert_eq!(gaps.from(KEEP), 100);
-        gaps.read(&[101, 102, 103]);
+        gaps.read([101, 102, 103]);
         assert_eq!(gaps.from(KEEP), 103);
-        gaps.read(&[]);
+        gaps.read([]);
         assert_eq!(gaps.from(KEEP), 103, "nothing new");
     }
 
@@ -107,31 +107,31 @@ mod tests {
     fn a_row_committed_late_is_read_when_it_appears() {
         let mut gaps = Gaps::new(100);
         // 101 and 102 are still committing when 103 is read.
-        gaps.read(&[103]);
+        gaps.read([103]);
         assert_eq!(gaps.from(KEEP), 100, "from below the lowest gap");
-        gaps.read(&[102, 103]);
+        gaps.read([102, 103]);
         assert_eq!(gaps.from(KEEP), 100, "101 still missing");
-        gaps.read(&[104, 101, 102, 103]);
+        gaps.read([104, 101, 102, 103]);
         assert_eq!(gaps.from(KEEP), 104, "all there: new rows only");
     }
 
     #[test]
     fn ranges_split_as_their_ids_arrive() {
         let mut gaps = Gaps::new(0);
-        gaps.read(&[10, 20]);
+        gaps.read([10, 20]);
         assert_eq!(gaps.missing.len(), 2, "1-9 and 11-19");
-        gaps.read(&[5]);
+        gaps.read([5]);
         assert_eq!(gaps.missing.len(), 3, "1-4, 6-9, 11-19");
-        gaps.read(&[1, 2, 3, 4, 6, 7, 8, 9]);
+        gaps.read([1, 2, 3, 4, 6, 7, 8, 9]);
         assert_eq!(gaps.from(KEEP), 10, "from below 11");
-        gaps.read(&(11..=19).collect::<Vec<_>>());
+        gaps.read(11..=19);
         assert_eq!(gaps.from(KEEP), 20);
     }
 
     #[test]
     fn an_id_never_used_is_given_up_after_a_while() {
         let mut gaps = Gaps::new(10);
-        gaps.read(&[12]);
+        gaps.read([12]);
         assert_eq!(gaps.from(KEEP), 10);
         std::thread::sleep(Duration::from_millis(30));
         assert_eq!(gaps.from(Duration::from_millis(10)), 12, "11 was skipped for good");
@@ -141,19 +141,19 @@ mod tests {
     fn gaps_are_bounded_and_none_is_dropped() {
         let mut gaps = Gaps::new(0);
         // Every other id missing (a cluster stepping ids by two).
-        gaps.read(&(1..=10_000).map(|i| i * 2).collect::<Vec<_>>());
+        gaps.read((1..=10_000).map(|i| i * 2));
         assert_eq!(gaps.missing.len(), MAX_RANGES);
         assert_eq!(gaps.from(KEEP), 0, "from below id 1");
         let (&lo, &(hi, _)) = gaps.missing.iter().next_back().unwrap();
         assert!(lo < hi && hi == 19_999, "the highest joined: {lo}-{hi}");
         // A gap joined to an older one lives as long as its own.
         std::thread::sleep(Duration::from_millis(600));
-        gaps.read(&[20_002]);
+        gaps.read([20_002]);
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(gaps.from(Duration::from_millis(500)), lo - 1, "joined to the top range, which lives on");
         // A jump of a million ids is one range, not a million.
         let mut jumped = Gaps::new(0);
-        jumped.read(&[1_000_001]);
+        jumped.read([1_000_001]);
         assert_eq!(jumped.missing.len(), 1);
         assert_eq!(jumped.newest(), 1_000_001);
     }

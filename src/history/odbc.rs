@@ -49,7 +49,7 @@ fn seconds(timeout: Duration) -> usize {
 
 /// A failed statement as the store tells it: one that met a missing table
 /// or column apart, since the layout is then made again.
-fn query_error(error: odbc_api::Error) -> StoreError {
+pub fn query_error(error: odbc_api::Error) -> StoreError {
     let text = one_line(&error.to_string());
     if schema::is_missing(&error) {
         StoreError::Missing(text)
@@ -63,7 +63,7 @@ fn query_error(error: odbc_api::Error) -> StoreError {
 /// Whether the database would not write because it is read-only: a
 /// PostgreSQL hot standby (SQLSTATE 25006, read_only_sql_transaction), or a
 /// MariaDB/MySQL server running with `read_only`.
-pub fn is_read_only(error: &odbc_api::Error) -> bool {
+fn is_read_only(error: &odbc_api::Error) -> bool {
     let odbc_api::Error::Diagnostics { record, .. } = error else {
         return false;
     };
@@ -76,7 +76,7 @@ pub fn is_read_only(error: &odbc_api::Error) -> bool {
 /// and the contacts wait, as for a database that is down, until a new link
 /// reaches a primary (with every host named and
 /// `target_session_attrs=read-write`, libpq skips a standby by itself).
-pub fn not_the_primary(text: &str) -> StoreError {
+fn not_the_primary(text: &str) -> StoreError {
     StoreError::Unavailable(format!("a read-only standby answered, not the primary ({text})"))
 }
 

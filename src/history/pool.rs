@@ -169,43 +169,19 @@ pub fn driver_of(connection: &str) -> String {
 /// each unless already named.
 pub fn with_network_timeouts(connection: &str, timeout: Duration) -> String {
     let driver = driver_of(connection);
-    let millis = timeout.as_millis();
     let seconds = timeout.as_secs().max(1);
     if driver.contains("postgres") {
+        // psqlODBC refuses a pqopt key it also sets from its own keepalive options.
+        let driver_keepalives = has_key(connection, "KeepaliveTime") || has_key(connection, "KeepaliveInterval");
         let ours = [
-            ("tcp_user_timeout", millis.to_string()),
+            ("tcp_user_timeout", timeout.as_millis().to_string()),
             ("keepalives", "1".to_string()),
             ("keepalives_idle", seconds.to_string()),
             ("keepalives_interval", "1".to_string()),
             ("keepalives_count", "3".to_string()),
         ];
-        let parts = crate::config::dsn::pairs(connection);
-        let theirs = parts.iter().find(|(key, _)| key.eq_ignore_ascii_case("pqopt")).map(|(_, value)| value.trim());
-        let inside =
-            theirs.map_or("", |value| value.strip_prefix('{').and_then(|v| v.strip_suffix('}')).unwrap_or(value));
-        let named = libpq_keys(inside);
-        // psqlODBC refuses a pqopt key it also sets from its own keepalive options.
-        let driver_set = has_key(connection, "KeepaliveTime") || has_key(connection, "KeepaliveInterval");
-        let added: Vec<String> = ours
-            .iter()
-            .filter(|(key, _)| !named.iter().any(|name| name == key))
-            .filter(|(key, _)| !(driver_set && key.starts_with("keepalives")))
-            .map(|(key, value)| format!("{key}={value}"))
-            .collect();
-        if added.is_empty() {
-            return connection.to_string();
-        }
-        let options = match inside.trim() {
-            "" => added.join(" "),
-            theirs => format!("{theirs} {}", added.join(" ")),
-        };
-        let mut out: Vec<String> = parts
-            .iter()
-            .filter(|(key, _)| !key.eq_ignore_ascii_case("pqopt") && !key.is_empty())
-            .map(|(key, value)| format!("{key}={value}"))
-            .collect();
-        out.push(format!("pqopt={{{options}}}"));
-        out.join(";")
+        let ours = ours.into_iter().filter(|(key, _)| !(driver_keepalives && key.starts_with("keepalives")));
+        with_libpq_options(connection, ours)
     } else if (driver.contains("mariadb") || driver.contains("mysql")) && !has_key(connection, "READ_TIMEOUT") {
         format!(
             "{};CONN_TIMEOUT={seconds};READ_TIMEOUT={seconds};WRITE_TIMEOUT={seconds}",
@@ -214,6 +190,33 @@ pub fn with_network_timeouts(connection: &str, timeout: Duration) -> String {
     } else {
         connection.to_string()
     }
+}
+
+/// The connection string with `options` added to its `pqopt` (psqlODBC's
+/// libpq options), each unless the administrator's `pqopt` names it.
+fn with_libpq_options(connection: &str, options: impl Iterator<Item = (&'static str, String)>) -> String {
+    let parts = crate::config::dsn::pairs(connection);
+    let theirs = parts.iter().find(|(key, _)| key.eq_ignore_ascii_case("pqopt")).map(|(_, value)| value.trim());
+    let inside = theirs.map_or("", |value| value.strip_prefix('{').and_then(|v| v.strip_suffix('}')).unwrap_or(value));
+    let named = libpq_keys(inside);
+    let added: Vec<String> = options
+        .filter(|(key, _)| !named.iter().any(|name| name == key))
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    if added.is_empty() {
+        return connection.to_string();
+    }
+    let merged = match inside.trim() {
+        "" => added.join(" "),
+        theirs => format!("{theirs} {}", added.join(" ")),
+    };
+    let mut out: Vec<String> = parts
+        .iter()
+        .filter(|(key, _)| !key.eq_ignore_ascii_case("pqopt") && !key.is_empty())
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    out.push(format!("pqopt={{{merged}}}"));
+    out.join(";")
 }
 
 /// The keys named in libpq options (`key=value key = 'v a l'`), lower case.

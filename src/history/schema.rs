@@ -191,12 +191,12 @@ fn seconds(timeout: Duration) -> usize {
     timeout.as_secs_f64().ceil().max(1.0) as usize
 }
 
+/// A failed statement of the layout's, classified as the store's are, but
+/// never as a missing table: the layout check is what makes them.
 fn query_error(error: odbc_api::Error) -> StoreError {
-    let text = super::pool::one_line(&error.to_string());
-    if super::odbc::is_read_only(&error) {
-        super::odbc::not_the_primary(&text)
-    } else {
-        StoreError::Query(text)
+    match super::odbc::query_error(error) {
+        StoreError::Missing(text) => StoreError::Query(text),
+        other => other,
     }
 }
 

@@ -557,7 +557,7 @@ fn poller(
             Ok(rows) => {
                 shared.note_success();
                 shared.counters.last_sync_ms.store(crate::time::now_ms(), Ordering::Relaxed);
-                gaps.read(&rows.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+                gaps.read(rows.iter().map(|(id, _)| *id));
                 let node = shared.node();
                 let mut cache = shared.cache.lock();
                 for (_, contact) in rows {

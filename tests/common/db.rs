@@ -138,17 +138,22 @@ impl Server {
     }
 
     fn start_with(kind: Kind, test: &str, netns: Option<NetNs>) -> Server {
+        let port = super::asterisk::free_port();
+        let host = netns.as_ref().map_or("127.0.0.1".to_string(), |ns| ns.ns_ip.clone());
+        let mut server = Server::in_new_dir(kind, test, port, host, netns);
+        server.initialise();
+        server.run();
+        server
+    }
+
+    /// A server not run yet, with an empty directory of its own.
+    fn in_new_dir(kind: Kind, test: &str, port: u16, host: String, netns: Option<NetNs>) -> Server {
         let root = root();
         let dir_inside = format!("{}/db-{test}-{}", super::root::TESTS_DIR, std::process::id());
         let dir = root.host_path(&dir_inside);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("database dir");
-        let port = super::asterisk::free_port();
-        let host = netns.as_ref().map_or("127.0.0.1".to_string(), |ns| ns.ns_ip.clone());
-        let mut server = Server { root, kind, port, host, netns, dir_inside, dir, child: None, settings: Vec::new() };
-        server.initialise();
-        server.run();
-        server
+        Server { root, kind, port, host, netns, dir_inside, dir, child: None, settings: Vec::new() }
     }
 
     fn initialise(&self) {
@@ -213,33 +218,18 @@ impl Server {
     /// (psqlODBC's `Port` holds only 9 characters: one port for every host).
     pub fn standby_of(primary: &Server, test: &str) -> Server {
         assert_eq!(primary.kind, Kind::Postgres, "a standby of PostgreSQL");
-        let root = root();
-        let dir_inside = format!("{}/db-{test}-{}", super::root::TESTS_DIR, std::process::id());
-        let dir = root.host_path(&dir_inside);
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("database dir");
-        chown(&dir, user_ids(root, "postgres"));
+        let mut server = Server::in_new_dir(Kind::Postgres, test, primary.port, "127.0.0.2".into(), None);
+        let root = server.root;
+        chown(&server.dir, user_ids(root, "postgres"));
         let output = Command::new("chroot")
             .arg("--userspec=postgres:postgres")
             .arg(&root.path)
             .arg(format!("{}/pg_basebackup", postgres_bin(root)))
             .args(["-h", &primary.host, "-p", &primary.port.to_string(), "-U", "sticky"])
-            .args(["-D", &format!("{dir_inside}/data"), "-R", "-X", "stream", "--no-sync"])
+            .args(["-D", &format!("{}/data", server.dir_inside), "-R", "-X", "stream", "--no-sync"])
             .output()
             .expect("running pg_basebackup");
         assert!(output.status.success(), "pg_basebackup failed: {}", String::from_utf8_lossy(&output.stderr));
-        let host = "127.0.0.2".to_string();
-        let mut server = Server {
-            root,
-            kind: Kind::Postgres,
-            port: primary.port,
-            host,
-            netns: None,
-            dir_inside,
-            dir,
-            child: None,
-            settings: Vec::new(),
-        };
         server.run();
         assert_eq!(server.sql("SELECT pg_is_in_recovery()").trim(), "t", "a standby");
         server

@@ -210,9 +210,8 @@ impl Fleet {
                 Some(at) => figures.lags.push(at - learned),
                 None => figures.missed += 1,
             }
-            for (c, (asterisk, ami)) in self.real.iter().enumerate() {
+            for (c, (_, ami)) in self.real.iter().enumerate() {
                 if c != a && c != b {
-                    let _ = asterisk;
                     client_calls(ami, &format!("7913{i:07}"), &[("NOQUEUE", "1")]);
                 }
             }
